@@ -1,0 +1,69 @@
+# One way to run everything. Every target installs what it needs on a fresh Debian machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SWITCHYARD := $(VENV)/bin/switchyard
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := postgresql redis-server nodejs npm
+
+.PHONY: help deps system-packages venv stack-up stack-down provision serve demo test lint bench clean
+
+help:
+	@echo "make demo        the whole real stack, provisioned, with the service (README)"
+	@echo "make test        lint, type-check and the test suite against the real servers"
+	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
+	@echo "make stack-down  stop what stack-up started"
+	@echo "make lint        ruff and mypy only"
+
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+unleash/node_modules/.installed: unleash/package.json unleash/package-lock.json
+	cd unleash && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+deps: system-packages unleash/node_modules/.installed venv
+
+stack-up: deps
+	$(SWITCHYARD) stack up
+
+stack-down:
+	$(SWITCHYARD) stack down
+
+provision: stack-up
+	. .stack/env && $(SWITCHYARD) provision
+
+demo: provision
+	@. .stack/env && echo "Unleash UI: $$UNLEASH_URL  (user $$UNLEASH_UI_USER, password $$UNLEASH_UI_PASSWORD)"
+	@. .stack/env && echo "Switchyard: $$SWITCHYARD_URL  (Ctrl-C stops the service; make stack-down stops the rest)"
+	. .stack/env && $(SWITCHYARD) serve
+
+lint: venv
+	$(VENV)/bin/ruff check flags service tests bench
+	$(VENV)/bin/ruff format --check flags service tests bench
+	$(VENV)/bin/mypy
+
+test: deps lint
+	$(VENV)/bin/pytest
+
+bench: deps
+	$(PY) bench/run.py
+
+clean: stack-down
+	rm -rf .stack

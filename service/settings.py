@@ -1,0 +1,170 @@
+"""Typed settings, read once from the environment at the edge of the program.
+
+Every value comes from a variable named in the table below; nothing deeper in the code reads
+``os.environ``. Secrets are wrapped in :class:`Secret` so they never show up in a ``repr``, a log
+line or a traceback, and are compared in constant time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flags.secret import Secret
+
+__all__ = ["ENV_VARS", "Secret", "Settings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message names it and the bad value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+# Every variable Switchyard reads, with what it means (the README's table says the same).
+ENV_VARS: dict[str, str] = {
+    "UNLEASH_URL": "Base URL of the Unleash server (no /api suffix).",
+    "UNLEASH_CLIENT_TOKEN": "Unleash client (backend) API token used to read flags.",
+    "UNLEASH_ADMIN_TOKEN": "Unleash admin API token or personal access token, for writes.",
+    "UNLEASH_ENVIRONMENT": "Unleash environment the flags are evaluated in (default development).",
+    "UNLEASH_PROJECT": "Unleash project holding the flags (default default).",
+    "REDIS_URL": "Redis URL for state, queues, locks and metrics.",
+    "SWITCHYARD_URL": "Public base URL of the Switchyard service (Unleash's addon calls it).",
+    "SWITCHYARD_HOST": "Interface the service binds to (default 127.0.0.1).",
+    "SWITCHYARD_PORT": "Port the service binds to (default: the port of SWITCHYARD_URL).",
+    "SWITCHYARD_WEBHOOK_SECRET": "GitHub webhook secret (X-Hub-Signature-256).",
+    "SWITCHYARD_UNLEASH_EVENTS_SECRET": "Shared secret Unleash's webhook addon sends.",
+    "SWITCHYARD_ADMIN_TOKEN": "Token for dashboard and admin API actions.",
+    "SWITCHYARD_AGENT_SECRET": "HMAC secret agent systems sign completion callbacks with.",
+    "SWITCHYARD_TYPESCRIPT_URL": "Base URL of the TypeScript (legacy) agent system.",
+    "SWITCHYARD_PYTHON_URL": "Base URL of the Python (new) agent system.",
+    "SWITCHYARD_FLAG_REFRESH_SECONDS": "Fallback polling interval for flags (default 5).",
+    "SWITCHYARD_FLAG_CACHE_DIR": "Where the last known flags are kept (default .stack/flag-cache).",
+    "SWITCHYARD_REDIS_PREFIX": "Prefix of every Redis key Switchyard writes (default switchyard).",
+    "SWITCHYARD_INSTANCE": "Name of this process in Unleash metrics and audit entries.",
+}
+
+_DEFAULT_ENVIRONMENT = "development"
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    if default is None:
+        raise SettingsError(name, "is required but not set")
+    return default
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = _text(env, name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https", "redis", "rediss", "unix"} or not (
+        parts.netloc or parts.path
+    ):
+        raise SettingsError(name, f"is not a URL: {value!r}")
+    return value.rstrip("/")
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    value = env.get(name, "")
+    return Secret(value) if value else None
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(name, f"must be positive, got {raw!r}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(name, f"must be a TCP port (1-65535), got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything Switchyard's processes are configured with."""
+
+    unleash_url: str
+    unleash_client_token: Secret
+    unleash_admin_token: Secret | None = None
+    unleash_environment: str = _DEFAULT_ENVIRONMENT
+    unleash_project: str = "default"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    service_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    webhook_secret: Secret | None = None
+    unleash_events_secret: Secret | None = None
+    admin_token: Secret | None = None
+    agent_secret: Secret | None = None
+    typescript_url: str | None = None
+    python_url: str | None = None
+    flag_refresh_seconds: float = 5.0
+    flag_cache_dir: Path = Path(".stack/flag-cache")
+    redis_prefix: str = "switchyard"
+    instance: str = "switchyard"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        service_url = _url(env, "SWITCHYARD_URL", "http://127.0.0.1:8080")
+        default_port = urlsplit(service_url).port or 8080
+        client_token = _secret(env, "UNLEASH_CLIENT_TOKEN")
+        if client_token is None:
+            raise SettingsError("UNLEASH_CLIENT_TOKEN", "is required but not set")
+        optional_urls = {
+            name: _url(env, name) if env.get(name, "").strip() else None
+            for name in ("SWITCHYARD_TYPESCRIPT_URL", "SWITCHYARD_PYTHON_URL")
+        }
+        return cls(
+            unleash_url=_url(env, "UNLEASH_URL"),
+            unleash_client_token=client_token,
+            unleash_admin_token=_secret(env, "UNLEASH_ADMIN_TOKEN"),
+            unleash_environment=_text(env, "UNLEASH_ENVIRONMENT", _DEFAULT_ENVIRONMENT),
+            unleash_project=_text(env, "UNLEASH_PROJECT", "default"),
+            redis_url=_url(env, "REDIS_URL"),
+            service_url=service_url,
+            host=_text(env, "SWITCHYARD_HOST", "127.0.0.1"),
+            port=_port(env, "SWITCHYARD_PORT", default_port),
+            webhook_secret=_secret(env, "SWITCHYARD_WEBHOOK_SECRET"),
+            unleash_events_secret=_secret(env, "SWITCHYARD_UNLEASH_EVENTS_SECRET"),
+            admin_token=_secret(env, "SWITCHYARD_ADMIN_TOKEN"),
+            agent_secret=_secret(env, "SWITCHYARD_AGENT_SECRET"),
+            typescript_url=optional_urls["SWITCHYARD_TYPESCRIPT_URL"],
+            python_url=optional_urls["SWITCHYARD_PYTHON_URL"],
+            flag_refresh_seconds=_positive_float(env, "SWITCHYARD_FLAG_REFRESH_SECONDS", 5.0),
+            flag_cache_dir=Path(_text(env, "SWITCHYARD_FLAG_CACHE_DIR", ".stack/flag-cache")),
+            redis_prefix=_text(env, "SWITCHYARD_REDIS_PREFIX", "switchyard"),
+            instance=_text(env, "SWITCHYARD_INSTANCE", "switchyard"),
+        )
+
+    def require_admin_token(self) -> Secret:
+        return _require(self.unleash_admin_token, "UNLEASH_ADMIN_TOKEN")
+
+    def require_webhook_secret(self) -> Secret:
+        return _require(self.webhook_secret, "SWITCHYARD_WEBHOOK_SECRET")
+
+    def require_unleash_events_secret(self) -> Secret:
+        return _require(self.unleash_events_secret, "SWITCHYARD_UNLEASH_EVENTS_SECRET")
+
+
+def _require(value: Secret | None, variable: str) -> Secret:
+    if value is None:
+        raise SettingsError(variable, "is required for this command but not set")
+    return value

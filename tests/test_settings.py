@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from flags.secret import Secret
+from service.settings import Settings, SettingsError
+
+BASE = {
+    "UNLEASH_URL": "http://127.0.0.1:4242",
+    "UNLEASH_CLIENT_TOKEN": "default:development.abc",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_minimal_environment_gives_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.unleash_environment == "development"
+    assert settings.flag_refresh_seconds == 5.0
+    assert settings.port == 8080
+    assert settings.webhook_secret is None
+
+
+@pytest.mark.parametrize("missing", sorted(BASE))
+def test_missing_required_variable_is_named(missing: str) -> None:
+    env = {key: value for key, value in BASE.items() if key != missing}
+    with pytest.raises(SettingsError, match=missing):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SWITCHYARD_PORT", "eighty"),
+        ("SWITCHYARD_PORT", "70000"),
+        ("SWITCHYARD_FLAG_REFRESH_SECONDS", "-1"),
+        ("SWITCHYARD_FLAG_REFRESH_SECONDS", "soon"),
+        ("UNLEASH_URL", "not a url"),
+        ("SWITCHYARD_PYTHON_URL", "ftp//x"),
+    ],
+)
+def test_malformed_variable_names_variable_and_value(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**BASE, variable: value})
+    assert variable in str(raised.value)
+    assert value in str(raised.value)
+
+
+def test_port_defaults_to_the_port_of_the_service_url() -> None:
+    settings = Settings.from_env({**BASE, "SWITCHYARD_URL": "http://127.0.0.1:9911"})
+    assert settings.port == 9911
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = Settings.from_env({**BASE, "SWITCHYARD_WEBHOOK_SECRET": "hunter2-very-secret"})
+    assert "hunter2" not in repr(settings)
+    assert "default:development.abc" not in repr(settings)
+    assert "hunter2" not in str(settings.webhook_secret)
+
+
+def test_secret_compares_in_constant_time_helper() -> None:
+    secret = Secret("s3cr3t")
+    assert secret.matches("s3cr3t")
+    assert secret.matches(b"s3cr3t")
+    assert not secret.matches("s3cr3T")
+    assert not secret.matches("")
+
+
+def test_missing_optional_secret_is_named_when_required() -> None:
+    settings = Settings.from_env(BASE)
+    with pytest.raises(SettingsError, match="SWITCHYARD_WEBHOOK_SECRET"):
+        settings.require_webhook_secret()
+    with pytest.raises(SettingsError, match="UNLEASH_ADMIN_TOKEN"):
+        settings.require_admin_token()
