@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
     "CONTEXT_ISSUE_NUMBER",
     "CONTEXT_REPOSITORY",
     "KILL_SWITCH_FLAG",
+    "Issue",
     "MODE_FLAG",
     "ROLLOUT_FLAG",
     "Mode",
@@ -47,3 +49,14 @@ class Mode(StrEnum):
     def variants(cls) -> tuple[Mode, ...]:
         """The modes that can be the variant of ``migration-mode``."""
         return (cls.TYPESCRIPT_ONLY, cls.PYTHON_ONLY, cls.PARALLEL, cls.GRADUAL)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Issue:
+    """A GitHub issue: ``repository`` is ``owner/name``."""
+
+    repository: str
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.repository}#{self.number}"
