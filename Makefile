@@ -55,8 +55,8 @@ demo: provision
 	. .stack/env && $(SWITCHYARD) serve
 
 lint: venv
-	$(VENV)/bin/ruff check flags service tests bench
-	$(VENV)/bin/ruff format --check flags service tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 test: deps lint

@@ -34,7 +34,9 @@ def test_switchyard_services_use_only_known_variables() -> None:
 def test_compose_environment_is_a_valid_settings_object() -> None:
     environment = _compose()["services"]["switchyard"]["environment"]
     concrete = {key: "http://x:1" if key.endswith("_URL") else "value" for key in environment}
-    concrete.update({key: str(value) for key, value in environment.items() if "$" not in str(value)})
+    concrete.update(
+        {key: str(value) for key, value in environment.items() if "$" not in str(value)}
+    )
     settings = Settings.from_env(concrete)
     assert settings.port == 8080
     assert settings.redis_url == "redis://redis:6379/0"
