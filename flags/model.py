@@ -9,9 +9,9 @@ __all__ = [
     "CONTEXT_ISSUE_NUMBER",
     "CONTEXT_REPOSITORY",
     "KILL_SWITCH_FLAG",
-    "Issue",
     "MODE_FLAG",
     "ROLLOUT_FLAG",
+    "Issue",
     "Mode",
     "System",
 ]
