@@ -331,22 +331,20 @@ def _start_unleash(config: StackConfig, values: Mapping[str, str]) -> None:
     unleash_dir = config.repo / "unleash"
     if not (unleash_dir / "node_modules" / "unleash-server").exists():
         raise StackError(f"unleash-server is not installed: run npm ci in {unleash_dir}")
-    log = (config.logs / "unleash.log").open("ab")
-    process = subprocess.Popen(
-        ["node", "server.mjs"],  # noqa: S607
+    log = config.logs / "unleash.log"
+    # Started through sh so that Unleash is not our child: it outlives this process cleanly.
+    launched = _run(
+        ["sh", "-c", f"node server.mjs >>{shlex.quote(str(log))} 2>&1 </dev/null & echo $!"],
         cwd=unleash_dir,
         env=_unleash_env(config, values),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    pid_file.write_text(f"{process.pid}\n")
+    pid_file.write_text(launched.stdout.strip() + "\n")
     _log("unleash starting (first start runs its database migrations)")
 
     def ready() -> bool:
-        if process.poll() is not None:
-            raise StackError(f"unleash exited with {process.returncode}; see {log.name}")
+        if _pid_alive(pid_file, "server.mjs") is None:
+            raise StackError(f"unleash exited during start-up; see {log}")
         return _unleash_ready(config)
 
     _wait("unleash", ready, 180)

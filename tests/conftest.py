@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.provision import provision
@@ -65,3 +66,20 @@ async def flags_reset(admin: UnleashAdmin, settings: Settings) -> AsyncIterator[
     await provision(admin, service_url=settings.service_url, events_secret=secret, reset=True)
     yield admin
     await provision(admin, service_url=settings.service_url, events_secret=secret, reset=True)
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(settings: Settings, redis_client: Redis) -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    own = f"{settings.redis_prefix}:{uuid.uuid4().hex[:10]}"
+    yield own
+    keys = [key async for key in redis_client.scan_iter(match=f"{own}:*", count=1000)]
+    if keys:
+        await redis_client.delete(*keys)

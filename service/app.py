@@ -1,0 +1,105 @@
+"""The Starlette application: ``create_app(settings)`` and its lifespan.
+
+Routes so far: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable) and
+``/unleash/events`` (Unleash's webhook addon: refetch flags now, tell every process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from flags.errors import UnleashError
+from flags.provision import EVENTS_SECRET_HEADER
+from service.propagation import publish_flag_change
+from service.runtime import Runtime, open_runtime
+from service.settings import Settings
+from service.unleash_events import import_unleash_events
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("switchyard.app")
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    runtime = _runtime(request)
+    checks: dict[str, object] = {"flags": runtime.provider.freshness()}
+    try:
+        checks["redis"] = bool(await runtime.redis.ping())
+    except RedisError as error:
+        checks["redis"] = f"down: {type(error).__name__}"
+    ready = checks["redis"] is True and checks["flags"] in ("ready", "stale")
+    return JSONResponse(
+        {"ready": ready, "checks": checks, "flag_fetches": runtime.provider.stats.as_dict()},
+        status_code=200 if ready else 503,
+    )
+
+
+async def unleash_events(request: Request) -> JSONResponse:
+    """Unleash's webhook addon: a flag changed. Only ever triggers idempotent work."""
+    runtime = _runtime(request)
+    secret = runtime.settings.require_unleash_events_secret()
+    if not secret.matches(request.headers.get(EVENTS_SECRET_HEADER, "")):
+        return JSONResponse({"error": "missing or wrong shared secret"}, status_code=401)
+    fresh = await runtime.provider.refresh()
+    with contextlib.suppress(RedisError):
+        await publish_flag_change(runtime.redis, prefix=runtime.prefix, source="unleash-addon")
+    _schedule_import(request.app, runtime)
+    return JSONResponse({"refetched": fresh}, status_code=202)
+
+
+def _schedule_import(app: Starlette, runtime: Runtime) -> None:
+    """Pull the change into the audit trail in the background (one import at a time)."""
+    running: asyncio.Task[int] | None = getattr(app.state, "import_task", None)
+    if running is not None and not running.done():
+        return
+    if runtime.settings.unleash_admin_token is None:
+        return
+
+    async def run() -> int:
+        try:
+            return await import_unleash_events(
+                runtime.admin(), runtime.redis, prefix=runtime.prefix
+            )
+        except (UnleashError, RedisError) as error:
+            _log.warning("could not import Unleash events: %s", error)
+            return 0
+
+    app.state.import_task = asyncio.create_task(run(), name="switchyard-import-unleash-events")
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_runtime(settings, role="service") as runtime:
+            app.state.runtime = runtime
+            yield
+            task: asyncio.Task[int] | None = getattr(app.state, "import_task", None)
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/unleash/events", unleash_events, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
