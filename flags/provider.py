@@ -40,6 +40,9 @@ from flags.secret import Secret
 __all__ = ["FetchStats", "UnleashFlagProvider"]
 
 _log = logging.getLogger("switchyard.flags")
+# UnleashClient warns "no cached features" whenever it is built before a fetch; here that is
+# always so (this provider fetches), and the provider reports its own status instead.
+logging.getLogger("UnleashClient").setLevel(logging.ERROR)
 
 
 @dataclass

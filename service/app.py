@@ -58,6 +58,8 @@ async def unleash_events(request: Request) -> JSONResponse:
     secret = runtime.settings.require_unleash_events_secret()
     if not secret.matches(request.headers.get(EVENTS_SECRET_HEADER, "")):
         return JSONResponse({"error": "missing or wrong shared secret"}, status_code=401)
+    request.app.state.unleash_notifications += 1
+    _log.info("flag change notification from Unleash; refetching")
     fresh = await runtime.provider.refresh()
     with contextlib.suppress(RedisError):
         await publish_flag_change(runtime.redis, prefix=runtime.prefix, source="unleash-addon")
@@ -90,6 +92,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_runtime(settings, role="service") as runtime:
             app.state.runtime = runtime
+            app.state.unleash_notifications = 0
             yield
             task: asyncio.Task[int] | None = getattr(app.state, "import_task", None)
             if task is not None:

@@ -7,18 +7,26 @@ so the suite passes on a stack an earlier run (or a demo) left in any state.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from flags.admin_api import UnleashAdmin
 from flags.provision import provision
 from service import stack
+from service.app import create_app
+from service.runtime import Runtime
 from service.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,3 +91,53 @@ async def prefix(settings: Settings, redis_client: Redis) -> AsyncIterator[str]:
     keys = [key async for key in redis_client.scan_iter(match=f"{own}:*", count=1000)]
     if keys:
         await redis_client.delete(*keys)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclasses.dataclass
+class RunningService:
+    settings: Settings
+    url: str
+    app: Starlette
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings, port: int) -> AsyncIterator[RunningService]:
+    """The real Starlette app under a real uvicorn on ``port`` (loopback)."""
+    own = dataclasses.replace(settings, service_url=f"http://127.0.0.1:{port}", port=port)
+    app = create_app(own)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(200):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await probe.get(f"{own.service_url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"the service did not start on port {port}")
+        yield RunningService(own, own.service_url, app)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def service(settings: Settings, prefix: str) -> AsyncIterator[RunningService]:
+    """The service on a free port, with this test's own Redis prefix."""
+    async with serve_app(dataclasses.replace(settings, redis_prefix=prefix), free_port()) as app:
+        yield app

@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from flags.errors import UnleashAuthError, UnleashError, UnleashUnreachable
-from service.cli import control_commands, flags_commands, serve_commands, stack_commands
+from service.cli import (
+    control_commands,
+    flags_commands,
+    route_commands,
+    serve_commands,
+    stack_commands,
+)
 from service.cli.output import CommandError
 from service.settings import SettingsError
 
@@ -30,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move GitHub issue work from the TypeScript agent to the Python agent safely.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (stack_commands, flags_commands, control_commands, serve_commands):
+    for module in (
+        stack_commands,
+        flags_commands,
+        control_commands,
+        route_commands,
+        serve_commands,
+    ):
         module.register(commands)
     return parser
 
