@@ -313,8 +313,8 @@ def _unleash_env(config: StackConfig, values: Mapping[str, str]) -> dict[str, st
         "INIT_CLIENT_API_TOKENS": values["client_token"],
         "UNLEASH_DEFAULT_ADMIN_USERNAME": "admin",
         "UNLEASH_DEFAULT_ADMIN_PASSWORD": values["admin_password"],
-        # The webhook addon may call the Switchyard service on loopback, and nothing else private.
-        "UNLEASH_ALLOW_LIST_INTEGRATION": "127.0.0.1,localhost",
+        # The webhook addon may call exactly the Switchyard service's host, nothing else private.
+        "UNLEASH_ALLOW_LIST_INTEGRATION": "127.0.0.1",
         # Serve /api/client/features fresh on every request. With Unleash's payload cache on,
         # a refetch right after a change can return the old flags for up to a second (the
         # cache is keyed by a revision id that advances once a second).
