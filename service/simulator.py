@@ -1,0 +1,282 @@
+"""A stand-in agent system: a small Starlette app that speaks the agent contract.
+
+It plays either system with a success rate and a latency that can be changed while it runs::
+
+    POST /issues/process                     202 at once; the job runs once per job_id
+    POST /issues/{owner}/{name}/{n}/cancel   200 {"cancelled": [...]}: pending jobs, no callback
+    GET  /health                             200, or 503 while made unhealthy
+    POST /_control                           {"success_rate", "latency_ms", "healthy"}, any subset
+    GET  /_jobs                              every job seen: times received and times acted on
+
+A job sleeps ``latency_ms``, draws its success, then posts a signed
+:class:`~service.agents.completion.Completion` to the job's ``callback_url`` (three attempts,
+retrying 5xx and transport failures). A dry run never gets a ``pr_number``. ``output_digest``
+depends only on the issue and the outcome, so a shadow run and an acting run of the same issue
+match unless exactly one of them fails. While unhealthy, ``/issues/process`` answers 503 too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from flags.model import System
+from flags.secret import Secret
+from service.agents.completion import COMPLETION_SIGNATURE_HEADER, Completion, sign_completion
+from service.agents.protocol import AgentJob
+from service.errors import PayloadError
+
+__all__ = ["create_simulator", "output_digest", "run_simulator"]
+
+_log = logging.getLogger(__name__)
+_CALLBACK_ATTEMPTS = 3
+_FIRST_PR_NUMBER = 1000
+
+
+def output_digest(*, repository: str, issue_number: int, success: bool) -> str:
+    """The simulated output's digest: the same for both systems on the same issue and outcome."""
+    outcome = "patch" if success else "failure"
+    return hashlib.sha256(f"{outcome}:{repository}#{issue_number}".encode()).hexdigest()
+
+
+@dataclass
+class _Job:
+    job: AgentJob
+    received: int = 1
+    acted: int = 0
+    status: str = "pending"  # pending, calling_back, completed, cancelled, callback_failed
+    success: bool | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job.job_id,
+            "repository": self.job.repository,
+            "issue_number": self.job.issue_number,
+            "dry_run": self.job.dry_run,
+            "received": self.received,
+            "acted": self.acted,
+            "status": self.status,
+            "success": self.success,
+        }
+
+
+@dataclass
+class _Simulator:
+    system: System
+    success_rate: float
+    latency_ms: int
+    secret: Secret
+    rng: random.Random
+    http: httpx.AsyncClient | None
+    healthy: bool = True
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    next_pr: int = _FIRST_PR_NUMBER
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "success_rate": self.success_rate,
+            "latency_ms": self.latency_ms,
+            "healthy": self.healthy,
+        }
+
+    async def run(self, record: _Job) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(self.latency_ms / 1000)
+        record.status = "calling_back"  # from here on a cancel no longer stops the callback
+        job = record.job
+        success = self.rng.random() < self.success_rate
+        record.success = success
+        pr_number = None
+        if success and not job.dry_run:
+            pr_number, self.next_pr = self.next_pr, self.next_pr + 1
+        completion = Completion(
+            job_id=job.job_id,
+            issue_number=job.issue_number,
+            success=success,
+            duration_seconds=round(loop.time() - started, 3),
+            dry_run=job.dry_run,
+            pr_number=pr_number,
+            output_digest=output_digest(
+                repository=job.repository, issue_number=job.issue_number, success=success
+            ),
+        )
+        record.status = await self._call_back(job.callback_url, completion.to_json())
+
+    async def _call_back(self, url: str, body: bytes) -> str:
+        http = self.http
+        if http is None:
+            raise RuntimeError("the simulator's lifespan did not run: no HTTP client")
+        headers = {
+            "Content-Type": "application/json",
+            COMPLETION_SIGNATURE_HEADER: sign_completion(self.secret, body),
+        }
+        for attempt in range(1, _CALLBACK_ATTEMPTS + 1):
+            try:
+                response = await http.post(url, content=body, headers=headers)
+            except httpx.HTTPError as error:
+                problem, retry = f"{type(error).__name__}: {error}", True
+            else:
+                if response.is_success:
+                    return "completed"
+                problem = f"HTTP {response.status_code}"
+                retry = response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR
+            _log.warning(
+                "%s simulator: callback %d/%d to %s failed: %s",
+                self.system,
+                attempt,
+                _CALLBACK_ATTEMPTS,
+                url,
+                problem,
+            )
+            if not retry or attempt == _CALLBACK_ATTEMPTS:
+                break
+            await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+        return "callback_failed"
+
+
+def create_simulator(
+    *,
+    system: System,
+    success_rate: float,
+    latency_ms: int,
+    agent_secret: Secret,
+    seed: int | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Starlette:
+    """The simulator app. ``http`` (for the callbacks) is owned by the caller when given;
+    otherwise the app's lifespan opens and closes its own."""
+    _check_rate(success_rate)
+    _check_latency(latency_ms)
+    rng = random.Random(seed)  # noqa: S311 -- a simulation's dice, not a secret
+    sim = _Simulator(system, success_rate, latency_ms, agent_secret, rng, http)
+
+    async def process(request: Request) -> JSONResponse:
+        if not sim.healthy:
+            return JSONResponse({"error": "unhealthy"}, status_code=503)
+        try:
+            job = AgentJob.from_payload(json.loads(await request.body()))
+        except (ValueError, PayloadError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        known = sim.jobs.get(job.job_id)
+        if known is not None:
+            known.received += 1
+            return JSONResponse({"job_id": job.job_id, "duplicate": True}, status_code=202)
+        record = sim.jobs[job.job_id] = _Job(job=job, acted=1)
+        record.task = asyncio.create_task(sim.run(record), name=f"simulated job {job.job_id}")
+        return JSONResponse({"job_id": job.job_id, "duplicate": False}, status_code=202)
+
+    async def cancel(request: Request) -> JSONResponse:
+        params = request.path_params
+        repository, number = f"{params['owner']}/{params['name']}", params["number"]
+        cancelled = []
+        for record in sim.jobs.values():
+            job = record.job
+            if (job.repository, job.issue_number) == (repository, number):
+                if record.status == "pending" and record.task is not None:
+                    record.task.cancel()
+                    record.status = "cancelled"
+                    cancelled.append(job.job_id)
+        return JSONResponse({"cancelled": cancelled})
+
+    async def health(request: Request) -> JSONResponse:
+        status = "ok" if sim.healthy else "unhealthy"
+        return JSONResponse(
+            {"status": status, **sim.config()}, status_code=200 if sim.healthy else 503
+        )
+
+    async def control(request: Request) -> JSONResponse:
+        try:
+            changes = json.loads(await request.body())
+            if not isinstance(changes, dict):
+                raise ValueError("control body must be a JSON object")
+            if "success_rate" in changes:
+                sim.success_rate = _check_rate(changes["success_rate"])
+            if "latency_ms" in changes:
+                sim.latency_ms = _check_latency(changes["latency_ms"])
+            if "healthy" in changes:
+                if not isinstance(changes["healthy"], bool):
+                    raise ValueError("healthy must be true or false")
+                sim.healthy = changes["healthy"]
+        except ValueError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse(sim.config())
+
+    async def jobs(request: Request) -> JSONResponse:
+        return JSONResponse([record.as_json() for record in sim.jobs.values()])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if sim.http is None:
+                sim.http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+            try:
+                yield
+            finally:
+                tasks = [r.task for r in sim.jobs.values() if r.task and not r.task.done()]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if http is None:
+                    sim.http = None
+
+    return Starlette(
+        routes=[
+            Route("/issues/process", process, methods=["POST"]),
+            Route("/issues/{owner}/{name}/{number:int}/cancel", cancel, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/_control", control, methods=["POST"]),
+            Route("/_jobs", jobs, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def run_simulator(
+    *,
+    system: System,
+    port: int,
+    success_rate: float,
+    latency_ms: int,
+    agent_secret: Secret,
+    host: str = "127.0.0.1",
+    seed: int | None = None,
+) -> None:
+    """Serve a simulator with uvicorn until interrupted (``switchyard simulate-agent``)."""
+    app = create_simulator(
+        system=system,
+        success_rate=success_rate,
+        latency_ms=latency_ms,
+        agent_secret=agent_secret,
+        seed=seed,
+    )
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", ws="none", log_level="info")
+    await uvicorn.Server(config).serve()
+
+
+def _check_rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"success_rate must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _check_latency(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"latency_ms must be a non-negative integer, got {value!r}")
+    return value
