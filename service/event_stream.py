@@ -1,0 +1,208 @@
+"""The durable queue between intake and the workers: a Redis stream with a consumer group.
+
+Intake appends each accepted delivery exactly once: the dedupe mark and the ``XADD`` happen in
+one Lua script, so a redelivery (same ``X-GitHub-Delivery``) is recognised and a crash can never
+leave a mark without its entry. Workers read through the consumer group ``workers``; an entry
+stays pending until a worker acknowledges it, and an entry left pending by a dead worker is
+claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be dispatched after the last
+retry goes to the dead-letter stream, from where it can be listed and replayed.
+
+Entry fields: ``delivery_id``, ``event`` (GitHub's event name), ``received_at`` (unix seconds)
+and ``body`` (the raw JSON, as GitHub sent it). Dead letters add ``error``, ``system``,
+``attempts`` and ``failed_at``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+__all__ = ["DeadLetter", "EventStream", "StreamEntry"]
+
+GROUP = "workers"
+_DEDUPE_SECONDS = 14 * 24 * 3600  # GitHub lets people redeliver for a while
+
+_APPEND = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) == false then
+  return {0, redis.call('GET', KEYS[1])}
+end
+local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[3], 'event', ARGV[4],
+  'received_at', ARGV[5], 'body', ARGV[6])
+redis.call('SET', KEYS[1], id, 'KEEPTTL')
+return {1, id}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    entry_id: str
+    delivery_id: str
+    event: str
+    received_at: float
+    body: bytes
+    deliveries: int = 1  # how many times the group has handed this entry out
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    dead_id: str
+    delivery_id: str
+    event: str
+    body: bytes
+    system: str
+    error: str
+    attempts: int
+    failed_at: float
+
+
+Rows = list[tuple[str, dict[str, str]]]
+
+
+def _rows(raw: Any) -> Rows:
+    """redis-py types stream replies loosely; with decode_responses they are str pairs."""
+    return [
+        (str(entry_id), {str(k): str(v) for k, v in (fields or {}).items()})
+        for entry_id, fields in raw or []
+    ]
+
+
+def _entry(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> StreamEntry:
+    return StreamEntry(
+        entry_id=entry_id,
+        delivery_id=fields["delivery_id"],
+        event=fields["event"],
+        received_at=float(fields["received_at"]),
+        body=fields["body"].encode(),
+        deliveries=deliveries,
+    )
+
+
+class EventStream:
+    """Over a Redis client created with ``decode_responses=True``."""
+
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self.key = f"{prefix}:events"
+        self.dead_key = f"{prefix}:dead-letters"
+        self._prefix = prefix
+        self._append = redis.register_script(_APPEND)
+
+    def _dedupe_key(self, delivery_id: str) -> str:
+        return f"{self._prefix}:delivery:{delivery_id}"
+
+    async def append(self, *, delivery_id: str, event: str, body: bytes) -> tuple[bool, str]:
+        """``(True, entry id)`` for a new delivery, ``(False, first entry id)`` for a repeat."""
+        created, entry_id = await self._append(
+            keys=[self._dedupe_key(delivery_id), self.key],
+            args=[
+                "pending",
+                _DEDUPE_SECONDS,
+                delivery_id,
+                event,
+                f"{time.time():.6f}",
+                body.decode(),
+            ],
+        )
+        return bool(created), str(entry_id)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read(
+        self, consumer: str, *, count: int = 10, block_ms: int = 1000
+    ) -> list[StreamEntry]:
+        """New entries for ``consumer`` (each handed to exactly one consumer of the group)."""
+        reply = await self._redis.xreadgroup(
+            GROUP, consumer, {self.key: ">"}, count=count, block=block_ms
+        )
+        streams: list[Any] = list(reply or [])
+        return [
+            _entry(entry_id, fields) for stream in streams for entry_id, fields in _rows(stream[1])
+        ]
+
+    async def claim_stale(
+        self, consumer: str, *, min_idle_ms: int, count: int = 10
+    ) -> list[StreamEntry]:
+        """Entries another consumer took but has not acknowledged for ``min_idle_ms``."""
+        reply = await self._redis.xautoclaim(
+            self.key, GROUP, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+        )
+        rows = _rows(reply[1] if reply else [])
+        return [_entry(entry_id, fields, deliveries=2) for entry_id, fields in rows if fields]
+
+    async def ack(self, entry_id: str) -> None:
+        await self._redis.xack(self.key, GROUP, entry_id)
+
+    async def depth(self) -> dict[str, int]:
+        """Entries in the stream, pending (taken, not acknowledged), and dead letters."""
+        length = await self._redis.xlen(self.key)
+        try:
+            pending = await self._redis.xpending(self.key, GROUP)
+            taken = int(pending["pending"]) if pending else 0
+        except ResponseError:
+            taken = 0
+        return {
+            "stream": int(length),
+            "pending": taken,
+            "dead_letters": int(await self._redis.xlen(self.dead_key)),
+        }
+
+    async def bury(self, entry: StreamEntry, *, system: str, error: str, attempts: int) -> str:
+        """Move an entry that could not be dispatched to the dead-letter stream."""
+        dead_id = await self._redis.xadd(
+            self.dead_key,
+            {
+                "delivery_id": entry.delivery_id,
+                "event": entry.event,
+                "body": entry.body.decode(),
+                "system": system,
+                "error": error[:2000],
+                "attempts": str(attempts),
+                "failed_at": f"{time.time():.6f}",
+            },
+        )
+        return str(dead_id)
+
+    async def dead_letters(self, *, count: int = 100) -> list[DeadLetter]:
+        rows = _rows(await self._redis.xrange(self.dead_key, count=count))
+        return [
+            DeadLetter(
+                dead_id=dead_id,
+                delivery_id=fields["delivery_id"],
+                event=fields["event"],
+                body=fields["body"].encode(),
+                system=fields["system"],
+                error=fields["error"],
+                attempts=int(fields["attempts"]),
+                failed_at=float(fields["failed_at"]),
+            )
+            for dead_id, fields in rows
+        ]
+
+    async def replay(self, dead_id: str) -> str | None:
+        """Put a dead letter back on the event stream (same delivery id); None if unknown."""
+        rows = _rows(await self._redis.xrange(self.dead_key, min=dead_id, max=dead_id))
+        if not rows:
+            return None
+        _, fields = rows[0]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self.key,
+                {
+                    "delivery_id": fields["delivery_id"],
+                    "event": fields["event"],
+                    "received_at": f"{time.time():.6f}",
+                    "body": fields["body"],
+                },
+            )
+            pipe.xdel(self.dead_key, dead_id)
+            new_id, _ = await pipe.execute()
+        return str(new_id)

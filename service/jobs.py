@@ -1,0 +1,149 @@
+"""Dispatch jobs: one per (delivery, system, acting or shadow), with a stable id.
+
+The job id is derived from the delivery id, the system and the role, so a redelivered or
+re-claimed event produces the same id and the agent systems can use it as an idempotency key.
+A job's record in Redis says how far it got; the worker consults it before dispatching again,
+and completion callbacks are accepted only for jobs recorded here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from flags.model import Issue, System
+
+__all__ = ["Job", "JobState", "JobStore", "job_id_for"]
+
+_TTL_SECONDS = 30 * 24 * 3600
+
+
+class JobState(StrEnum):
+    PENDING = "pending"  # recorded, not yet accepted by the agent system
+    DISPATCHED = "dispatched"  # the agent system answered 2xx
+    COMPLETED = "completed"  # the completion callback arrived
+    CANCELLED = "cancelled"  # cancelled on rollback
+    DEAD = "dead"  # gave up after the last retry; see the dead-letter stream
+
+
+def job_id_for(delivery_id: str, system: System, *, dry_run: bool) -> str:
+    role = "shadow" if dry_run else "act"
+    digest = hashlib.sha256(f"{delivery_id}:{system.value}:{role}".encode()).hexdigest()
+    return f"job-{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    job_id: str
+    delivery_id: str
+    issue: Issue
+    system: System
+    dry_run: bool
+    state: JobState
+    attempts: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    owner_token: int = 0  # the ownership fencing token the job was dispatched under
+
+    def fields(self) -> Mapping[FieldT, EncodableT]:
+        return {
+            "job_id": self.job_id,
+            "delivery_id": self.delivery_id,
+            "repository": self.issue.repository,
+            "issue_number": str(self.issue.number),
+            "system": self.system.value,
+            "dry_run": "1" if self.dry_run else "0",
+            "state": self.state.value,
+            "attempts": str(self.attempts),
+            "created_at": f"{self.created_at:.6f}",
+            "updated_at": f"{self.updated_at:.6f}",
+            "owner_token": str(self.owner_token),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> Job:
+        return cls(
+            job_id=fields["job_id"],
+            delivery_id=fields["delivery_id"],
+            issue=Issue(fields["repository"], int(fields["issue_number"])),
+            system=System(fields["system"]),
+            dry_run=fields["dry_run"] == "1",
+            state=JobState(fields["state"]),
+            attempts=int(fields.get("attempts", 0)),
+            created_at=float(fields.get("created_at", 0)),
+            updated_at=float(fields.get("updated_at", 0)),
+            owner_token=int(fields.get("owner_token", 0)),
+        )
+
+
+class JobStore:
+    """Jobs in Redis hashes ``<prefix>:job:<id>``, with a set of in-flight jobs per issue."""
+
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, job_id: str) -> str:
+        return f"{self._prefix}:job:{job_id}"
+
+    def _inflight_key(self, issue: Issue) -> str:
+        return f"{self._prefix}:inflight:{issue.repository}#{issue.number}"
+
+    async def record(self, job: Job) -> Job:
+        """Store ``job`` unless a job with that id exists; return what is stored."""
+        now = time.time()
+        fresh = dataclasses.replace(job, created_at=now, updated_at=now)
+        key = self._key(job.job_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "job_id", job.job_id)
+            pipe.hgetall(key)
+            created, _ = await pipe.execute()
+        if created:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fresh.fields())
+                pipe.expire(key, _TTL_SECONDS)
+                pipe.sadd(self._inflight_key(job.issue), job.job_id)
+                await pipe.execute()
+            return fresh
+        stored = await self.get(job.job_id)
+        return stored if stored is not None else fresh
+
+    async def get(self, job_id: str) -> Job | None:
+        raw = await self._redis.hgetall(self._key(job_id))
+        fields = {str(key): str(value) for key, value in raw.items()}
+        return Job.from_fields(fields) if "state" in fields else None
+
+    async def update(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        attempts: int | None = None,
+        owner_token: int | None = None,
+    ) -> None:
+        mapping: dict[FieldT, EncodableT] = {
+            "state": state.value,
+            "updated_at": f"{time.time():.6f}",
+        }
+        if attempts is not None:
+            mapping["attempts"] = str(attempts)
+        if owner_token is not None:
+            mapping["owner_token"] = str(owner_token)
+        job = await self.get(job_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(job_id), mapping=mapping)
+            if job is not None and state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DEAD):
+                pipe.srem(self._inflight_key(job.issue), job_id)
+            await pipe.execute()
+
+    async def in_flight(self, issue: Issue) -> list[Job]:
+        ids = await self._redis.smembers(self._inflight_key(issue))
+        jobs = [await self.get(str(job_id)) for job_id in sorted(ids)]
+        return [job for job in jobs if job is not None]
