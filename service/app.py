@@ -1,7 +1,9 @@
 """The Starlette application: ``create_app(settings)`` and its lifespan.
 
-Routes so far: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable) and
-``/unleash/events`` (Unleash's webhook addon: refetch flags now, tell every process).
+Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/events``
+(Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
+(:mod:`service.webhook_route`) and ``/agents/{system}/completions``
+(:mod:`service.completion_route`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.routing import Route
 
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
+from service import completion_route, webhook_route
 from service.propagation import publish_flag_change
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
@@ -103,6 +106,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/unleash/events", unleash_events, methods=["POST"]),
+            *webhook_route.ROUTES,
+            *completion_route.ROUTES,
         ],
+        exception_handlers=webhook_route.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -6,6 +6,7 @@
     ├── SignatureError               401  webhook or callback signature missing or wrong
     ├── PayloadError                 400  body is not JSON or lacks what the event needs
     ├── PayloadTooLarge              413  body over the limit
+    ├── UnsupportedMediaType         415  body is not of the content type the endpoint takes
     ├── UnknownJob                   404  a completion for a job nobody dispatched
     └── AgentError                   502  an agent system failed us
         ├── AgentRetryable                5xx, 429, timeout, refused or reset: try again later
@@ -31,6 +32,7 @@ __all__ = [
     "SignatureError",
     "SwitchyardError",
     "UnknownJob",
+    "UnsupportedMediaType",
 ]
 
 
@@ -75,6 +77,12 @@ class PayloadTooLarge(SwitchyardError):
     """The body is over the size limit."""
 
     status_code = 413
+
+
+class UnsupportedMediaType(SwitchyardError):
+    """The body's ``Content-Type`` is not one the endpoint takes."""
+
+    status_code = 415
 
 
 class UnknownJob(SwitchyardError):

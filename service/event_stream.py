@@ -1,11 +1,13 @@
 """The durable queue between intake and the workers: a Redis stream with a consumer group.
 
-Intake appends each accepted delivery exactly once: the dedupe mark and the ``XADD`` happen in
-one Lua script, so a redelivery (same ``X-GitHub-Delivery``) is recognised and a crash can never
-leave a mark without its entry. Workers read through the consumer group ``workers``; an entry
-stays pending until a worker acknowledges it, and an entry left pending by a dead worker is
-claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be dispatched after the last
-retry goes to the dead-letter stream, from where it can be listed and replayed.
+Intake appends each accepted delivery exactly once: the dedupe check, the ``XADD`` and the
+dedupe mark happen in one Lua script, in that order, so a redelivery (same
+``X-GitHub-Delivery``) is recognised, and a failed ``XADD`` (Redis does not roll a script
+back) can never leave a mark without its entry. Workers read through the consumer group
+``workers``; an entry stays pending until a worker acknowledges it, and an entry left pending
+by a dead worker is claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be
+dispatched after the last retry goes to the dead-letter stream, from where it can be listed
+and replayed.
 
 Entry fields: ``delivery_id``, ``event`` (GitHub's event name), ``received_at`` (unix seconds)
 and ``body`` (the raw JSON, as GitHub sent it). Dead letters add ``error``, ``system``,
@@ -27,12 +29,13 @@ GROUP = "workers"
 _DEDUPE_SECONDS = 14 * 24 * 3600  # GitHub lets people redeliver for a while
 
 _APPEND = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) == false then
-  return {0, redis.call('GET', KEYS[1])}
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  return {0, seen}
 end
-local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[3], 'event', ARGV[4],
-  'received_at', ARGV[5], 'body', ARGV[6])
-redis.call('SET', KEYS[1], id, 'KEEPTTL')
+local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[2], 'event', ARGV[3],
+  'received_at', ARGV[4], 'body', ARGV[5])
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 return {1, id}
 """
 
@@ -99,7 +102,6 @@ class EventStream:
         created, entry_id = await self._append(
             keys=[self._dedupe_key(delivery_id), self.key],
             args=[
-                "pending",
                 _DEDUPE_SECONDS,
                 delivery_id,
                 event,

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.provider import UnleashFlagProvider
@@ -48,7 +48,11 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, role: str) -> AsyncIterator[Runtime]:
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    # A burst of webhooks waits for a free connection rather than failing with 503.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, decode_responses=True, max_connections=200, timeout=5
+    )
+    redis = Redis.from_pool(pool)  # owns the pool: aclose() closes it
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
     provider = UnleashFlagProvider(
         url=settings.unleash_url,
