@@ -20,7 +20,7 @@ from flags.source import FlagSource
 from service.propagation import FlagChangeListener
 from service.settings import Settings
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "open_runtime", "unleash_admin"]
 
 
 @dataclass
@@ -37,13 +37,18 @@ class Runtime:
         return self.settings.redis_prefix
 
     def admin(self) -> UnleashAdmin:
-        return UnleashAdmin(
-            base_url=self.settings.unleash_url,
-            token=self.settings.require_admin_token(),
-            project=self.settings.unleash_project,
-            environment=self.settings.unleash_environment,
-            http=self.http,
-        )
+        return unleash_admin(self.settings, self.http)
+
+
+def unleash_admin(settings: Settings, http: httpx.AsyncClient) -> UnleashAdmin:
+    """The admin API client these settings describe (needs ``UNLEASH_ADMIN_TOKEN``)."""
+    return UnleashAdmin(
+        base_url=settings.unleash_url,
+        token=settings.require_admin_token(),
+        project=settings.unleash_project,
+        environment=settings.unleash_environment,
+        http=http,
+    )
 
 
 @contextlib.asynccontextmanager

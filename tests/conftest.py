@@ -26,7 +26,7 @@ from flags.admin_api import UnleashAdmin
 from flags.provision import provision
 from service import stack
 from service.app import create_app
-from service.runtime import Runtime
+from service.runtime import Runtime, unleash_admin
 from service.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,13 +58,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def admin(settings: Settings, http: httpx.AsyncClient) -> UnleashAdmin:
-    return UnleashAdmin(
-        base_url=settings.unleash_url,
-        token=settings.require_admin_token(),
-        project=settings.unleash_project,
-        environment=settings.unleash_environment,
-        http=http,
-    )
+    return unleash_admin(settings, http)
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ extension and timeouts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from uuid import uuid4
 
 import pytest
 import redis.asyncio as aioredis
 
 from flags.model import Issue
 from service.issue_lock import IssueLock, LockError, LockTimeout
-from service.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -20,18 +17,9 @@ ISSUE = Issue(repository="octo/app", number=42)
 
 
 @pytest.fixture
-def prefix(settings: Settings) -> str:
-    return f"{settings.redis_prefix}:{uuid4().hex}"
-
-
-@pytest.fixture
-async def redis(settings: Settings, prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
-    yield client
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+def redis(redis_client: aioredis.Redis) -> aioredis.Redis:
+    """The shared client; the ``prefix`` fixture (conftest) deletes this test's keys."""
+    return redis_client
 
 
 def _lock(redis: aioredis.Redis, prefix: str, *, ttl_seconds: float = 5.0) -> IssueLock:

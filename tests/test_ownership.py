@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 import redis.asyncio as aioredis
@@ -28,18 +26,9 @@ def _issue(number: int, repository: str = "octo/app") -> Issue:
 
 
 @pytest.fixture
-def prefix(settings: Settings) -> str:
-    return f"{settings.redis_prefix}:{uuid4().hex}"
-
-
-@pytest.fixture
-async def redis(settings: Settings, prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
-    yield client
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+def redis(redis_client: aioredis.Redis) -> aioredis.Redis:
+    """The shared client; the ``prefix`` fixture (conftest) deletes this test's keys."""
+    return redis_client
 
 
 @pytest.fixture

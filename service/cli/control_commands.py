@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 
 from flags.model import Mode
 from flags.transitions import Actor, ActorKind, TransitionRefused
-from service.cli.flags_commands import admin_client
 from service.cli.output import CommandError, emit, load_settings
 from service.control import ChangeResult, MigrationControl, NotProvisioned
+from service.runtime import unleash_admin
 from service.unleash_events import import_unleash_events
 
 __all__ = ["cli_actor", "register"]
@@ -35,7 +35,7 @@ async def _control() -> AsyncIterator[MigrationControl]:
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             yield MigrationControl(
-                admin=admin_client(settings, http), redis=redis, prefix=settings.redis_prefix
+                admin=unleash_admin(settings, http), redis=redis, prefix=settings.redis_prefix
             )
     finally:
         await redis.aclose()

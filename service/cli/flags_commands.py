@@ -7,22 +7,11 @@ from typing import Any
 
 import httpx
 
-from flags.admin_api import UnleashAdmin
 from flags.provision import provision
 from service.cli.output import emit, load_settings
-from service.settings import Settings
+from service.runtime import unleash_admin
 
-__all__ = ["admin_client", "register"]
-
-
-def admin_client(settings: Settings, http: httpx.AsyncClient) -> UnleashAdmin:
-    return UnleashAdmin(
-        base_url=settings.unleash_url,
-        token=settings.require_admin_token(),
-        project=settings.unleash_project,
-        environment=settings.unleash_environment,
-        http=http,
-    )
+__all__ = ["register"]
 
 
 async def _provision(args: argparse.Namespace) -> int:
@@ -30,7 +19,7 @@ async def _provision(args: argparse.Namespace) -> int:
     secret = settings.require_unleash_events_secret()
     async with httpx.AsyncClient(timeout=10) as http:
         report = await provision(
-            admin_client(settings, http),
+            unleash_admin(settings, http),
             service_url=settings.service_url,
             events_secret=secret,
             reset=args.reset,
