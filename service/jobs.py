@@ -127,7 +127,15 @@ class JobStore:
         *,
         attempts: int | None = None,
         owner_token: int | None = None,
-    ) -> None:
+    ) -> bool:
+        """Move a job to ``state``; False if the job is unknown or already finished and
+        ``state`` would move it backwards (a completion that beat the DISPATCHED write)."""
+        job = await self.get(job_id)
+        if job is None:
+            return False
+        finished = job.state in (JobState.COMPLETED, JobState.CANCELLED)
+        if finished and state in (JobState.PENDING, JobState.DISPATCHED):
+            return False
         mapping: dict[FieldT, EncodableT] = {
             "state": state.value,
             "updated_at": f"{time.time():.6f}",
@@ -136,12 +144,14 @@ class JobStore:
             mapping["attempts"] = str(attempts)
         if owner_token is not None:
             mapping["owner_token"] = str(owner_token)
-        job = await self.get(job_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(job_id), mapping=mapping)
-            if job is not None and state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DEAD):
+            if state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DEAD):
                 pipe.srem(self._inflight_key(job.issue), job_id)
+            else:  # pending again after a replay, or dispatched: in flight
+                pipe.sadd(self._inflight_key(job.issue), job_id)
             await pipe.execute()
+        return True
 
     async def in_flight(self, issue: Issue) -> list[Job]:
         ids = await self._redis.smembers(self._inflight_key(issue))

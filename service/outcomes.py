@@ -135,6 +135,9 @@ class OutcomeRecorder:
         success: bool,
         delivery_id: str,
     ) -> bool:
+        seen = f"{self._prefix}:quality-seen:{delivery_id}"
+        if not await self._redis.set(seen, "1", nx=True, ex=_PAIR_TTL):
+            return False  # a redelivered event: counted once
         if found is None:
             await self._redis.hincrby(f"{self._prefix}:quality:unattributed", kind, 1)
             return False

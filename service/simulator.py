@@ -5,7 +5,8 @@ It plays either system with a success rate and a latency that can be changed whi
     POST /issues/process                     202 at once; the job runs once per job_id
     POST /issues/{owner}/{name}/{n}/cancel   200 {"cancelled": [...]}: pending jobs, no callback
     GET  /health                             200, or 503 while made unhealthy
-    POST /_control                           {"success_rate", "latency_ms", "healthy"}, any subset
+    POST /_control                           {"success_rate", "latency_ms", "healthy",
+                                             "accept_delay_ms"}, any subset
     GET  /_jobs                              every job seen: times received and times acted on
 
 A job sleeps ``latency_ms``, draws its success, then posts a signed
@@ -13,6 +14,8 @@ A job sleeps ``latency_ms``, draws its success, then posts a signed
 retrying 5xx and transport failures). A dry run never gets a ``pr_number``. ``output_digest``
 depends only on the issue and the outcome, so a shadow run and an acting run of the same issue
 match unless exactly one of them fails. While unhealthy, ``/issues/process`` answers 503 too.
+``accept_delay_ms`` holds the 202 back that long *after* the job is taken (a slow network, or a
+caller killed while it waits for the answer: the job runs, the caller never hears of it).
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class _Simulator:
     rng: random.Random
     http: httpx.AsyncClient | None
     healthy: bool = True
+    accept_delay_ms: int = 0
     jobs: dict[str, _Job] = field(default_factory=dict)
     next_pr: int = _FIRST_PR_NUMBER
 
@@ -93,6 +97,7 @@ class _Simulator:
             "success_rate": self.success_rate,
             "latency_ms": self.latency_ms,
             "healthy": self.healthy,
+            "accept_delay_ms": self.accept_delay_ms,
         }
 
     async def run(self, record: _Job) -> None:
@@ -177,10 +182,13 @@ def create_simulator(
         known = sim.jobs.get(job.job_id)
         if known is not None:
             known.received += 1
-            return JSONResponse({"job_id": job.job_id, "duplicate": True}, status_code=202)
-        record = sim.jobs[job.job_id] = _Job(job=job, acted=1)
-        record.task = asyncio.create_task(sim.run(record), name=f"simulated job {job.job_id}")
-        return JSONResponse({"job_id": job.job_id, "duplicate": False}, status_code=202)
+        else:
+            record = sim.jobs[job.job_id] = _Job(job=job, acted=1)
+            record.task = asyncio.create_task(sim.run(record), name=f"simulated job {job.job_id}")
+        if sim.accept_delay_ms:
+            await asyncio.sleep(sim.accept_delay_ms / 1000)
+        duplicate = known is not None
+        return JSONResponse({"job_id": job.job_id, "duplicate": duplicate}, status_code=202)
 
     async def cancel(request: Request) -> JSONResponse:
         params = request.path_params
@@ -214,6 +222,8 @@ def create_simulator(
                 if not isinstance(changes["healthy"], bool):
                     raise ValueError("healthy must be true or false")
                 sim.healthy = changes["healthy"]
+            if "accept_delay_ms" in changes:
+                sim.accept_delay_ms = _check_latency(changes["accept_delay_ms"], "accept_delay_ms")
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(sim.config())
@@ -276,7 +286,7 @@ def _check_rate(value: object) -> float:
     return float(value)
 
 
-def _check_latency(value: object) -> int:
+def _check_latency(value: object, name: str = "latency_ms") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"latency_ms must be a non-negative integer, got {value!r}")
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return value

@@ -49,7 +49,7 @@ async def _quality_rows(redis: Redis, key: str) -> list[dict[str, str]]:
 
 def _pr_closed(number: int, *, merged: bool, linked: tuple[int, ...] = ()) -> PullRequestClosed:
     return PullRequestClosed(
-        delivery_id="d-pr",
+        delivery_id=f"d-pr-{number}",
         repository=ISSUE.repository,
         pr_number=number,
         merged=merged,
@@ -126,3 +126,12 @@ async def test_ci_result_is_attributed_through_the_pull_request(
     assert [(row["kind"], row["system"], row["success"]) for row in rows] == [
         ("ci:check_suite", "python", "0")
     ]
+
+
+async def test_a_redelivered_quality_event_counts_once(redis_client: Redis, prefix: str) -> None:
+    recorder = OutcomeRecorder(redis_client, prefix=prefix)
+    acting = _job(System.PYTHON, dry_run=False)
+    await recorder.completion(acting, _done(acting, pr=31))
+    await recorder.pull_request_closed(_pr_closed(31, merged=True))
+    await recorder.pull_request_closed(_pr_closed(31, merged=True))
+    assert await redis_client.xlen(recorder.quality_key) == 1

@@ -18,6 +18,7 @@ from service.cli import (
     route_commands,
     serve_commands,
     stack_commands,
+    worker_commands,
 )
 from service.cli.output import CommandError
 from service.settings import SettingsError
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         control_commands,
         route_commands,
         serve_commands,
+        worker_commands,
     ):
         module.register(commands)
     return parser
