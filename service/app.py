@@ -2,8 +2,9 @@
 
 Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/events``
 (Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
-(:mod:`service.webhook_route`) and ``/agents/{system}/completions``
-(:mod:`service.completion_route`).
+(:mod:`service.webhook_route`), ``/agents/{system}/completions``
+(:mod:`service.completion_route`), ``/migration/status`` and ``/metrics``
+(:mod:`service.status_route`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.routing import Route
 
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
-from service import completion_route, webhook_route
+from service import completion_route, status_route, webhook_route
 from service.propagation import publish_flag_change
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/unleash/events", unleash_events, methods=["POST"]),
             *webhook_route.ROUTES,
             *completion_route.ROUTES,
+            *status_route.ROUTES,
         ],
         exception_handlers=webhook_route.EXCEPTION_HANDLERS,
         lifespan=lifespan,

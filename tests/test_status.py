@@ -1,0 +1,90 @@
+"""/migration/status and /metrics against the real service, Redis and Unleash."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from flags.admin_api import UnleashAdmin
+from flags.model import Issue, System
+from service.agents.completion import Completion
+from service.jobs import Job, JobState, job_id_for
+from service.metrics import Rate, compare, read_metrics, wilson
+from service.outcomes import OutcomeRecorder
+from service.ownership import OwnershipStore
+from tests.conftest import RunningService
+
+pytestmark = pytest.mark.integration
+
+
+async def _complete(
+    service: RunningService, system: System, number: int, success: bool, duration: float
+) -> None:
+    runtime = service.runtime
+    job = Job(
+        job_id=job_id_for(f"d{number}", system, dry_run=False),
+        delivery_id=f"d{number}",
+        issue=Issue("acme/app", number),
+        system=system,
+        dry_run=False,
+        state=JobState.DISPATCHED,
+    )
+    await OutcomeRecorder(runtime.redis, prefix=runtime.prefix).completion(
+        job, Completion(job.job_id, number, success, duration, False)
+    )
+
+
+async def test_status_shows_state_owners_health_and_comparison(
+    service: RunningService, flags_reset: UnleashAdmin
+) -> None:
+    runtime = service.runtime
+    owners = OwnershipStore(runtime.redis, prefix=runtime.prefix)
+    await owners.claim(Issue("acme/app", 1), System.PYTHON, reason="t")
+    await owners.claim(Issue("acme/app", 2), System.TYPESCRIPT, reason="t")
+    for number in range(1, 11):
+        await _complete(service, System.PYTHON, number, number <= 8, float(number))
+        await _complete(service, System.TYPESCRIPT, 100 + number, number <= 9, 2.0)
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{service.url}/migration/status")).json()
+        metrics = await client.get(f"{service.url}/metrics")
+    assert status["mode"] == "typescript_only" and status["rollout_percentage"] == 0
+    assert status["kill_switch"] is False
+    assert status["owners"] == {"typescript": 1, "python": 1}
+    assert status["health"]["redis"]["healthy"] is True
+    assert status["health"]["unleash"]["healthy"] is True
+    python = status["comparison"]["python"]["success_rate"]
+    assert (python["n"], python["successes"]) == (10, 8)
+    assert python["ci95"][0] < 0.8 < python["ci95"][1]
+    assert status["comparison"]["python"]["duration_seconds"]["p50"] == pytest.approx(5.5)
+    assert status["comparison"]["difference"]["success"]["difference"] == pytest.approx(-0.1)
+    assert metrics.status_code == 200
+    assert 'switchyard_rate{metric="success_rate",system="python"} 0.8' in metrics.text
+    assert 'switchyard_owned_issues{system="python"} 1.0' in metrics.text
+
+
+async def test_window_must_be_known(service: RunningService) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{service.url}/migration/status?window=1y")
+    assert response.status_code == 400
+
+
+def test_wilson_interval_is_known_values() -> None:
+    low, high = wilson(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_newcombe_difference_contains_the_estimate() -> None:
+    result = compare(Rate(80, 100), Rate(90, 100))
+    low, high = result["ci95"]
+    assert low < result["difference"] < high
+    assert result["difference"] == pytest.approx(-0.1)
+    assert compare(Rate(0, 0), Rate(1, 2)) == {"difference": None, "ci95": None}
+
+
+async def test_last_n_window_reads_the_newest_rows(service: RunningService) -> None:
+    for number in range(1, 6):
+        await _complete(service, System.PYTHON, number, number > 3, 1.0)
+    runtime = service.runtime
+    metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, last_n=2)
+    assert metrics[System.PYTHON].success == Rate(2, 2)
