@@ -13,6 +13,7 @@ help:
 	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
 	@echo "make stack-down  stop what stack-up started"
 	@echo "make lint        ruff and mypy only"
+	@echo "make bench       benchmarks (so far: the watchdog's Monte Carlo simulation)"
 
 system-packages:
 	@missing=""; \
@@ -62,8 +63,8 @@ lint: venv
 test: deps lint
 	$(VENV)/bin/pytest
 
-bench: deps
-	$(PY) bench/run.py
+bench: venv
+	$(PY) bench/watchdog_sim.py
 
 clean: stack-down
 	rm -rf .stack

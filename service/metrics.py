@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.stats import wilson_interval
 
 __all__ = [
     "WINDOWS",
@@ -33,22 +34,9 @@ __all__ = [
     "compare",
     "comparison_table",
     "read_metrics",
-    "wilson",
 ]
 
 WINDOWS: dict[str, float] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
-_Z = 1.959963984540054  # 95 %
-
-
-def wilson(successes: int, trials: int, z: float = _Z) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; (0, 1) with no trials."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +50,7 @@ class Rate:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson(self.successes, self.trials)
+        return wilson_interval(self.successes, self.trials)
 
     def as_dict(self) -> dict[str, Any]:
         low, high = self.interval

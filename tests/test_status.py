@@ -9,7 +9,7 @@ from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
 from service.agents.completion import Completion
 from service.jobs import Job, JobState, job_id_for
-from service.metrics import Rate, compare, read_metrics, wilson
+from service.metrics import Rate, compare, read_metrics
 from service.outcomes import OutcomeRecorder
 from service.ownership import OwnershipStore
 from tests.conftest import RunningService
@@ -68,10 +68,10 @@ async def test_window_must_be_known(service: RunningService) -> None:
     assert response.status_code == 400
 
 
-def test_wilson_interval_is_known_values() -> None:
-    low, high = wilson(8, 10)
+def test_rate_interval_is_wilsons() -> None:
+    low, high = Rate(8, 10).interval
     assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
-    assert wilson(0, 0) == (0.0, 1.0)
+    assert Rate(0, 0).interval == (0.0, 1.0)
 
 
 def test_newcombe_difference_contains_the_estimate() -> None:

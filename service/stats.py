@@ -1,0 +1,118 @@
+"""Pure statistics for the watchdog and the metrics display: no I/O, no state.
+
+**Wilson score interval** (Wilson, 1927), for display. For ``k`` successes in ``n`` trials,
+``p = k / n``::
+
+    centre = (p + z^2/2n) / (1 + z^2/n)
+    half   = z * sqrt(p (1 - p)/n + z^2/4n^2) / (1 + z^2/n)
+
+A fixed-``n`` interval: fine to show, not for deciding after every completion.
+
+**Confidence sequence for a mean in [0, 1]**: Robbins' normal-mixture boundary (1970), in the
+form of Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic
+confidence sequences" (Annals of Statistics, 2021). Observations in [0, 1] are sub-Gaussian with
+variance proxy ``s2 = 1/4`` (Hoeffding's lemma). With ``S_n = sum(X_i - mu)``, ``V_n = s2 n``::
+
+    P( exists n >= 1:  |S_n| >= sqrt((V_n + rho) * log((V_n + rho) / (rho * alpha^2))) ) <= alpha
+
+so ``mu`` lies in ``mean_n +- radius(n)`` for every ``n`` at once with probability
+``>= 1 - alpha``: the bound may be checked after every completion without inflating the error
+rate. ``rho`` sets the ``n`` where the boundary is tightest: :func:`mixture_rho` solves Howard et
+al.'s optimality condition ``m/rho = 2 log(1/alpha) + log(1 + m/rho)`` at ``m = s2 n_opt``.
+
+**Page's CUSUM** (Page, 1954) for a drop of a Bernoulli rate from ``p0`` to ``p1 < p0``::
+
+    llr(x) = x log(p1/p0) + (1 - x) log((1 - p1)/(1 - p0))
+    S_t    = max(0, S_{t-1} + llr(x_t)),      alarm when S_t >= h
+
+O(1) per observation. ``exp(S_t)`` is at most the Shiryaev-Roberts statistic ``R_t``, and while
+every observation has mean ``>= p0``, ``R_t + T - t`` is a non-negative supermartingale for
+``t <= T``; Ville's inequality then gives ``P(exists t <= T: S_t >= h) <= T exp(-h)`` (the
+e-detector bound of Shin, Ramdas & Rinaldo, 2023). That bound is loose, so the watchdog's
+threshold is calibrated by simulation (``bench/watchdog_sim.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+__all__ = [
+    "HOEFFDING_VARIANCE",
+    "bernoulli_llr",
+    "confidence_sequence",
+    "cusum_step",
+    "mixture_radius",
+    "mixture_rho",
+    "wilson_interval",
+]
+
+HOEFFDING_VARIANCE = 0.25
+"""Variance proxy of any random variable in [0, 1] (Hoeffding's lemma)."""
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for ``successes / trials``; ``(0, 1)`` with no trials."""
+    _check_counts(successes, trials)
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
+
+
+@lru_cache(maxsize=64)
+def mixture_rho(n_opt: int, alpha: float, variance: float = HOEFFDING_VARIANCE) -> float:
+    """The mixture parameter ``rho`` making the boundary tightest at ``n_opt`` observations.
+
+    Solves ``y = 2 log(1/alpha) + log(1 + y)`` by fixed-point iteration (a contraction by
+    ``1/(1 + y)`` per step) and returns ``rho = variance * n_opt / y``.
+    """
+    if n_opt < 1 or not 0 < alpha < 1:
+        raise ValueError(f"need n_opt >= 1 and 0 < alpha < 1, got {n_opt}, {alpha}")
+    base = 2 * math.log(1 / alpha)
+    y, previous = base, 0.0
+    while abs(y - previous) > 1e-14 * y:
+        y, previous = base + math.log1p(y), y
+    return variance * n_opt / y
+
+
+def mixture_radius(
+    trials: int, alpha: float, *, rho: float, variance: float = HOEFFDING_VARIANCE
+) -> float:
+    """Half-width of the normal-mixture confidence sequence for the mean after ``trials``."""
+    if trials <= 0:
+        return math.inf
+    intrinsic = variance * trials + rho
+    return math.sqrt(intrinsic * math.log(intrinsic / (rho * alpha * alpha))) / trials
+
+
+def confidence_sequence(
+    successes: int, trials: int, alpha: float, *, rho: float
+) -> tuple[float, float]:
+    """Time-uniform ``1 - alpha`` bounds for a Bernoulli rate, clipped to [0, 1]."""
+    _check_counts(successes, trials)
+    if trials == 0:
+        return 0.0, 1.0
+    estimate = successes / trials
+    radius = mixture_radius(trials, alpha, rho=rho)
+    return max(0.0, estimate - radius), min(1.0, estimate + radius)
+
+
+def bernoulli_llr(success: bool, p0: float, p1: float) -> float:
+    """Log-likelihood ratio of one Bernoulli outcome, rate ``p1`` against rate ``p0``."""
+    if not (0 < p0 < 1 and 0 < p1 < 1):
+        raise ValueError(f"rates must be in (0, 1), got p0={p0}, p1={p1}")
+    return math.log(p1 / p0) if success else math.log((1 - p1) / (1 - p0))
+
+
+def cusum_step(statistic: float, success: bool, p0: float, p1: float) -> float:
+    """One step of Page's CUSUM for a drop from ``p0`` to ``p1``: ``max(0, S + llr)``."""
+    return max(0.0, statistic + bernoulli_llr(success, p0, p1))
+
+
+def _check_counts(successes: int, trials: int) -> None:
+    if not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes}/{trials}")
