@@ -8,6 +8,7 @@ process is told to refetch its flags.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Mode
 from flags.provision import mode_strategy, rollout_strategy
 from flags.transitions import Actor, Change, ChangeKind, MigrationState, check_transition
 from service.audit import AuditEntry, AuditTrail
+from service.evidence import evidence_epoch_key
 from service.propagation import publish_flag_change
 
 __all__ = ["ChangeResult", "MigrationControl", "NotProvisioned", "read_state"]
@@ -93,7 +95,10 @@ class MigrationControl:
         return await self._apply(Change(ChangeKind.ROLLBACK), actor, reason, evidence)
 
     async def leave_rollback(self, mode: Mode, *, actor: Actor, reason: str) -> ChangeResult:
-        return await self._apply(Change(ChangeKind.LEAVE_ROLLBACK, mode=mode), actor, reason)
+        result = await self._apply(Change(ChangeKind.LEAVE_ROLLBACK, mode=mode), actor, reason)
+        if result.changed:  # python gets a fresh start: the watchdog's evidence restarts now
+            await self._redis.set(evidence_epoch_key(self._prefix), f"{time.time():.3f}")
+        return result
 
     async def _apply(
         self,

@@ -18,6 +18,7 @@ from service.cli import (
     route_commands,
     serve_commands,
     stack_commands,
+    watchdog_commands,
     worker_commands,
 )
 from service.cli.output import CommandError
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         route_commands,
         serve_commands,
         worker_commands,
+        watchdog_commands,
     ):
         module.register(commands)
     return parser
