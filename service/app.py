@@ -23,6 +23,7 @@ from starlette.routing import Route
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
 from service import completion_route, status_route, webhook_route
+from service.health import monitor_for
 from service.propagation import publish_flag_change
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
@@ -97,7 +98,11 @@ def create_app(settings: Settings) -> Starlette:
         async with open_runtime(settings, role="service") as runtime:
             app.state.runtime = runtime
             app.state.unleash_notifications = 0
+            stop = asyncio.Event()
+            monitor = asyncio.create_task(monitor_for(runtime).run(stop), name="health-monitor")
             yield
+            stop.set()
+            await monitor
             task: asyncio.Task[int] | None = getattr(app.state, "import_task", None)
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)

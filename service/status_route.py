@@ -7,15 +7,12 @@ queue, dead letters and the watchdog's last state.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -25,6 +22,7 @@ from flags.model import System
 from service.audit import AuditTrail
 from service.control import NotProvisioned, read_state
 from service.event_stream import EventStream
+from service.health import monitor_for, read_health
 from service.metrics import comparison_table, read_metrics
 from service.ownership import OwnershipStore
 from service.router import RoutingCounters
@@ -34,37 +32,9 @@ from service.webhook_route import counts_key
 __all__ = ["ROUTES", "collect_status"]
 
 
-async def _probe(http: httpx.AsyncClient, url: str | None) -> dict[str, Any]:
-    if url is None:
-        return {"healthy": None, "detail": "not configured"}
-    started = time.perf_counter()
-    try:
-        response = await http.get(f"{url}/health", timeout=2.0)
-    except httpx.HTTPError as error:
-        return {"healthy": False, "detail": type(error).__name__}
-    return {
-        "healthy": response.status_code == 200,
-        "detail": f"HTTP {response.status_code}",
-        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
-
-
-async def _redis_health(runtime: Runtime) -> dict[str, Any]:
-    try:
-        return {"healthy": bool(await runtime.redis.ping()), "detail": "PONG"}
-    except RedisError as error:
-        return {"healthy": False, "detail": type(error).__name__}
-
-
 async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, Any]:
     settings = runtime.settings
-    health_checks = await asyncio.gather(
-        _probe(runtime.http, settings.typescript_url),
-        _probe(runtime.http, settings.python_url),
-        _probe(runtime.http, settings.unleash_url),
-        _redis_health(runtime),
-    )
-    health = dict(zip(("typescript", "python", "unleash", "redis"), health_checks, strict=True))
+    health = await monitor_for(runtime).probe()
     health["flags"] = {
         "healthy": runtime.provider.freshness() != "error",
         **runtime.provider.stats.as_dict(),
@@ -101,6 +71,7 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
         },
         "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
         "watchdog": {str(k): str(v) for k, v in watchdog.items()},
+        "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
     }
 
 

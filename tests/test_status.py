@@ -8,6 +8,7 @@ import pytest
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
 from service.agents.completion import Completion
+from service.health import monitor_for, read_health
 from service.jobs import Job, JobState, job_id_for
 from service.metrics import Rate, compare, read_metrics
 from service.outcomes import OutcomeRecorder
@@ -88,3 +89,17 @@ async def test_last_n_window_reads_the_newest_rows(service: RunningService) -> N
     runtime = service.runtime
     metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, last_n=2)
     assert metrics[System.PYTHON].success == Rate(2, 2)
+
+
+async def test_health_monitor_records_every_component(service: RunningService) -> None:
+    runtime = service.runtime
+    monitor = monitor_for(runtime)
+    await monitor.check()
+    await monitor.check()
+    recorded = await read_health(runtime.redis, prefix=runtime.prefix)
+    assert recorded["redis"]["healthy"] is True and recorded["redis"]["history"] >= 2
+    assert recorded["unleash"]["healthy"] is True
+    assert recorded["unleash"]["consecutive_failures"] == 0
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{service.url}/migration/status")).json()
+    assert status["health_history"]["redis"]["healthy"] is True

@@ -1,0 +1,126 @@
+"""The health monitor: every component probed on an interval, with a history in Redis.
+
+The service runs one in the background. Each round probes both agent systems' ``/health``,
+Unleash's ``/health`` and Redis, and records per component the latest result, the number of
+consecutive failures and the last 1,000 results (``<prefix>:health:<component>:*``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.runtime import Runtime
+
+__all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health"]
+
+_log = logging.getLogger("switchyard.health")
+_HISTORY = 1000
+COMPONENTS = ("typescript", "python", "unleash", "redis")
+
+
+async def probe_http(http: httpx.AsyncClient, base_url: str | None) -> dict[str, Any]:
+    if base_url is None:
+        return {"healthy": None, "detail": "not configured"}
+    started = time.perf_counter()
+    try:
+        response = await http.get(f"{base_url}/health", timeout=2.0)
+    except httpx.HTTPError as error:
+        return {"healthy": False, "detail": type(error).__name__}
+    return {
+        "healthy": response.status_code == 200,
+        "detail": f"HTTP {response.status_code}",
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+class HealthMonitor:
+    def __init__(
+        self, *, redis: Redis, http: httpx.AsyncClient, prefix: str, urls: dict[str, str | None]
+    ) -> None:
+        self._redis = redis
+        self._http = http
+        self._prefix = prefix
+        self._urls = urls  # typescript, python, unleash -> base URL
+
+    async def _probe_redis(self) -> dict[str, Any]:
+        try:
+            return {"healthy": bool(await self._redis.ping()), "detail": "PONG"}
+        except RedisError as error:
+            return {"healthy": False, "detail": type(error).__name__}
+
+    async def probe(self) -> dict[str, dict[str, Any]]:
+        """Probe every component now, recording nothing."""
+        names = [name for name in COMPONENTS if name != "redis"]
+        results = await asyncio.gather(*(probe_http(self._http, self._urls.get(n)) for n in names))
+        checks = dict(zip(names, results, strict=True))
+        checks["redis"] = await self._probe_redis()
+        return checks
+
+    async def check(self) -> dict[str, dict[str, Any]]:
+        """One round: probe everything, record it, return the results."""
+        checks = await self.probe()
+        now = time.time()
+        with contextlib.suppress(RedisError):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, result in checks.items():
+                    if result["healthy"] is None:
+                        continue
+                    key = f"{self._prefix}:health:{name}"
+                    record = json.dumps({**result, "at": now})
+                    pipe.set(f"{key}:latest", record)
+                    pipe.lpush(f"{key}:history", record)
+                    pipe.ltrim(f"{key}:history", 0, _HISTORY - 1)
+                    if result["healthy"]:
+                        pipe.set(f"{key}:consecutive-failures", 0)
+                    else:
+                        pipe.incr(f"{key}:consecutive-failures")
+                await pipe.execute()
+        return checks
+
+    async def run(self, stop: asyncio.Event, *, interval_seconds: float = 10.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.check()
+            except Exception:  # the monitor must outlive any surprise
+                _log.exception("health round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+
+
+def monitor_for(runtime: Runtime) -> HealthMonitor:
+    settings = runtime.settings
+    return HealthMonitor(
+        redis=runtime.redis,
+        http=runtime.http,
+        prefix=runtime.prefix,
+        urls={
+            "typescript": settings.typescript_url,
+            "python": settings.python_url,
+            "unleash": settings.unleash_url,
+        },
+    )
+
+
+async def read_health(redis: Redis, *, prefix: str) -> dict[str, dict[str, Any]]:
+    """The latest recorded result of each component, with its consecutive failures."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name in COMPONENTS:
+        key = f"{prefix}:health:{name}"
+        latest = await redis.get(f"{key}:latest")
+        if latest is None:
+            continue
+        summary[name] = {
+            **json.loads(latest),
+            "consecutive_failures": int(await redis.get(f"{key}:consecutive-failures") or 0),
+            "history": await redis.llen(f"{key}:history"),
+        }
+    return summary
