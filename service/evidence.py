@@ -12,6 +12,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.metrics import read_rows
 from service.verdict import Drift, Durations, Evidence, Policy, SystemEvidence, Tally, track
 
 __all__ = ["evidence_epoch_key", "gather_evidence"]
@@ -22,11 +23,6 @@ def evidence_epoch_key(prefix: str) -> str:
     return f"{prefix}:watchdog:since"
 
 
-async def _rows(redis: Redis, key: str, since: float) -> list[dict[str, str]]:
-    raw = await redis.xrange(key, min=f"{int(since * 1000)}-0") or []
-    return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw]
-
-
 def _tally(rows: list[dict[str, str]]) -> Tally:
     return Tally(sum(row["success"] == "1" for row in rows), len(rows))
 
@@ -34,10 +30,9 @@ def _tally(rows: list[dict[str, str]]) -> Tally:
 async def gather_evidence(
     redis: Redis, *, prefix: str, since: float, policy: Policy, python_health_failures: int
 ) -> Evidence:
-    completions = [
-        row for row in await _rows(redis, f"{prefix}:completions", since) if row["dry_run"] == "0"
-    ]
-    quality = await _rows(redis, f"{prefix}:quality", since)
+    recorded = await read_rows(redis, f"{prefix}:completions", since=since)
+    completions = [row for row in recorded if row["dry_run"] == "0"]
+    quality = await read_rows(redis, f"{prefix}:quality", since=since)
     drift = Drift()
     typescript_so_far = Tally()
     for row in completions:

@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "comparison_table",
     "read_metrics",
+    "read_rows",
 ]
 
 WINDOWS: dict[str, float] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
@@ -110,9 +111,10 @@ def _quantile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-async def _rows(
-    redis: Redis, key: str, since: float | None, last_n: int | None
+async def read_rows(
+    redis: Redis, key: str, *, since: float | None = None, last_n: int | None = None
 ) -> list[dict[str, str]]:
+    """A stream's entries as plain dicts: the newest ``last_n``, else all since ``since``."""
     if last_n is not None:
         raw = await redis.xrevrange(key, count=last_n) or []
     else:
@@ -127,9 +129,9 @@ async def read_metrics(
     """Both systems' metrics over ``window`` (a key of :data:`WINDOWS`) or the last N rows."""
     since = None if last_n is not None else time.time() - WINDOWS[window]
     label = f"last {last_n}" if last_n is not None else window
-    completions = await _rows(redis, f"{prefix}:completions", since, last_n)
-    quality = await _rows(redis, f"{prefix}:quality", since, last_n)
-    comparisons = await _rows(redis, f"{prefix}:comparisons", since, last_n)
+    completions = await read_rows(redis, f"{prefix}:completions", since=since, last_n=last_n)
+    quality = await read_rows(redis, f"{prefix}:quality", since=since, last_n=last_n)
+    comparisons = await read_rows(redis, f"{prefix}:comparisons", since=since, last_n=last_n)
     result = {}
     for system in System:
         acting = [

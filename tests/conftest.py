@@ -23,9 +23,13 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from flags.admin_api import UnleashAdmin
+from flags.model import Issue, System
 from flags.provision import provision
 from service import stack
+from service.agents.completion import Completion
 from service.app import create_app
+from service.jobs import Job, JobState, job_id_for
+from service.outcomes import OutcomeRecorder
 from service.runtime import Runtime, unleash_admin
 from service.settings import Settings
 
@@ -135,3 +139,20 @@ async def service(settings: Settings, prefix: str) -> AsyncIterator[RunningServi
     """The service on a free port, with this test's own Redis prefix."""
     async with serve_app(dataclasses.replace(settings, redis_prefix=prefix), free_port()) as app:
         yield app
+
+
+async def record_completion(
+    redis: Redis, prefix: str, system: System, number: int, success: bool, duration: float = 30.0
+) -> None:
+    """Record an acting job's completion for issue ``acme/app#number``, as a callback would."""
+    job = Job(
+        job_id=job_id_for(f"d{number}", system, dry_run=False),
+        delivery_id=f"d{number}",
+        issue=Issue("acme/app", number),
+        system=system,
+        dry_run=False,
+        state=JobState.DISPATCHED,
+    )
+    await OutcomeRecorder(redis, prefix=prefix).completion(
+        job, Completion(job.job_id, number, success, duration, False)
+    )

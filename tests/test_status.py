@@ -7,32 +7,12 @@ import pytest
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
-from service.agents.completion import Completion
 from service.health import monitor_for, read_health
-from service.jobs import Job, JobState, job_id_for
 from service.metrics import Rate, compare, read_metrics
-from service.outcomes import OutcomeRecorder
 from service.ownership import OwnershipStore
-from tests.conftest import RunningService
+from tests.conftest import RunningService, record_completion
 
 pytestmark = pytest.mark.integration
-
-
-async def _complete(
-    service: RunningService, system: System, number: int, success: bool, duration: float
-) -> None:
-    runtime = service.runtime
-    job = Job(
-        job_id=job_id_for(f"d{number}", system, dry_run=False),
-        delivery_id=f"d{number}",
-        issue=Issue("acme/app", number),
-        system=system,
-        dry_run=False,
-        state=JobState.DISPATCHED,
-    )
-    await OutcomeRecorder(runtime.redis, prefix=runtime.prefix).completion(
-        job, Completion(job.job_id, number, success, duration, False)
-    )
 
 
 async def test_status_shows_state_owners_health_and_comparison(
@@ -43,8 +23,22 @@ async def test_status_shows_state_owners_health_and_comparison(
     await owners.claim(Issue("acme/app", 1), System.PYTHON, reason="t")
     await owners.claim(Issue("acme/app", 2), System.TYPESCRIPT, reason="t")
     for number in range(1, 11):
-        await _complete(service, System.PYTHON, number, number <= 8, float(number))
-        await _complete(service, System.TYPESCRIPT, 100 + number, number <= 9, 2.0)
+        await record_completion(
+            service.runtime.redis,
+            service.runtime.prefix,
+            System.PYTHON,
+            number,
+            number <= 8,
+            float(number),
+        )
+        await record_completion(
+            service.runtime.redis,
+            service.runtime.prefix,
+            System.TYPESCRIPT,
+            100 + number,
+            number <= 9,
+            2.0,
+        )
     async with httpx.AsyncClient() as client:
         status = (await client.get(f"{service.url}/migration/status")).json()
         metrics = await client.get(f"{service.url}/metrics")
@@ -85,7 +79,9 @@ def test_newcombe_difference_contains_the_estimate() -> None:
 
 async def test_last_n_window_reads_the_newest_rows(service: RunningService) -> None:
     for number in range(1, 6):
-        await _complete(service, System.PYTHON, number, number > 3, 1.0)
+        await record_completion(
+            service.runtime.redis, service.runtime.prefix, System.PYTHON, number, number > 3, 1.0
+        )
     runtime = service.runtime
     metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, last_n=2)
     assert metrics[System.PYTHON].success == Rate(2, 2)

@@ -10,37 +10,21 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
-from flags.model import Issue, System
+from flags.model import System
 from flags.provider import UnleashFlagProvider
 from flags.source import FlagSource
-from service.agents.completion import Completion
 from service.control import MigrationControl
-from service.jobs import Job, JobState, job_id_for
-from service.outcomes import OutcomeRecorder
 from service.settings import Settings
 from service.watchdog import Watchdog, WatchdogConfig
+from tests.conftest import record_completion
 
 pytestmark = pytest.mark.integration
 
 
-async def _complete(redis: Redis, prefix: str, system: System, number: int, success: bool) -> None:
-    job = Job(
-        job_id=job_id_for(f"w{number}", system, dry_run=False),
-        delivery_id=f"w{number}",
-        issue=Issue("acme/app", number),
-        system=system,
-        dry_run=False,
-        state=JobState.DISPATCHED,
-    )
-    await OutcomeRecorder(redis, prefix=prefix).completion(
-        job, Completion(job.job_id, number, success, 30.0, False)
-    )
-
-
 async def _history(redis: Redis, prefix: str, *, python_success: float, n: int = 80) -> None:
     for index in range(n):
-        await _complete(redis, prefix, System.TYPESCRIPT, 10_000 + index, index % 20 != 0)
-        await _complete(
+        await record_completion(redis, prefix, System.TYPESCRIPT, 10_000 + index, index % 20 != 0)
+        await record_completion(
             redis, prefix, System.PYTHON, index + 1, (index % 100) < python_success * 100
         )
 
