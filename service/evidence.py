@@ -12,7 +12,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from flags.model import System
-from service.metrics import read_rows
+from service.metrics import BUILD_KIND, read_rows
 from service.verdict import Drift, Durations, Evidence, Policy, SystemEvidence, Tally, track
 
 __all__ = ["evidence_epoch_key", "gather_evidence"]
@@ -49,7 +49,7 @@ async def gather_evidence(
         return SystemEvidence(
             success=_tally(own),
             build=_tally(
-                [r for r in quality if r["system"] == system.value and r["kind"].startswith("ci:")]
+                [r for r in quality if r["system"] == system.value and r["kind"] == BUILD_KIND]
             ),
             pr=_tally(
                 [r for r in quality if r["system"] == system.value and r["kind"] == "pr_closed"]

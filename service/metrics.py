@@ -6,7 +6,9 @@ Windows: the last hour, day and week (stream ids are millisecond timestamps, so 
 * success rate: acting (not dry-run) completions that succeeded;
 * duration: p50 and p95 of acting completions, seconds;
 * PR acceptance: pull requests merged / closed, attributed to the system owning the issue;
-* build success: CI conclusions (check suites, check runs, workflow runs) that passed;
+* build success: check suites that passed (one conclusion per CI app per pushed commit; check
+  runs are single jobs and workflow runs repeat the Actions check suite, so counting them too
+  would weigh a build by how many jobs it has);
 * shadow mismatch rate: comparisons of this system's runs with the other's that disagreed.
 
 Every rate carries its sample size and a 95 % Wilson interval; the python - typescript
@@ -28,6 +30,7 @@ from flags.model import System
 from service.stats import wilson_interval
 
 __all__ = [
+    "BUILD_KIND",
     "WINDOWS",
     "Rate",
     "SystemMetrics",
@@ -36,6 +39,9 @@ __all__ = [
     "read_metrics",
     "read_rows",
 ]
+
+BUILD_KIND = "ci:check_suite"
+"""The quality rows that count as builds; other CI kinds are recorded but not counted."""
 
 WINDOWS: dict[str, float] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
 
@@ -142,9 +148,7 @@ async def read_metrics(
             row for row in quality if row["system"] == system.value and row["kind"] == "pr_closed"
         ]
         builds = [
-            row
-            for row in quality
-            if row["system"] == system.value and row["kind"].startswith("ci:")
+            row for row in quality if row["system"] == system.value and row["kind"] == BUILD_KIND
         ]
         compared = [
             row

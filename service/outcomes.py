@@ -22,6 +22,7 @@ from redis.typing import EncodableT, FieldT
 
 from flags.model import Issue
 from service.agents.completion import Completion
+from service.duration_histogram import DurationHistogram
 from service.github_events import CheckCompleted, PullRequestClosed
 from service.jobs import Job
 from service.ownership import OwnershipStore
@@ -45,6 +46,7 @@ class OutcomeRecorder:
         self._redis = redis
         self._prefix = prefix
         self._owners = OwnershipStore(redis, prefix=prefix)
+        self._histogram = DurationHistogram(redis, prefix=prefix)
         self.completions_key = f"{prefix}:completions"
         self.comparisons_key = f"{prefix}:comparisons"
         self.quality_key = f"{prefix}:quality"
@@ -69,6 +71,12 @@ class OutcomeRecorder:
         }
         await self._redis.xadd(
             self.completions_key, stream_fields(entry), maxlen=_MAXLEN, approximate=True
+        )
+        await self._histogram.observe(
+            job.system,
+            seconds=completion.duration_seconds,
+            success=completion.success,
+            dry_run=completion.dry_run,
         )
         if completion.pr_number is not None and not completion.dry_run:
             await self._redis.hset(

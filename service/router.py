@@ -32,14 +32,30 @@ class RoutedIssue:
     freshness: Freshness
 
 
+_COUNTED_TTL = 7 * 24 * 3600
+
+
 class RoutingCounters:
-    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash."""
+    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash.
+
+    A delivery is counted once: a redelivered or reclaimed stream entry is routed again (the
+    decision must be re-made) but not counted again.
+    """
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
+        self._prefix = prefix
         self.key = f"{prefix}:routing:counts"
 
-    async def record(self, decision: Decision, freshness: Freshness) -> None:
+    async def record(
+        self, decision: Decision, freshness: Freshness, *, delivery_id: str | None = None
+    ) -> None:
+        if delivery_id is not None:
+            first = await self._redis.set(
+                f"{self._prefix}:routing:counted:{delivery_id}", "1", nx=True, ex=_COUNTED_TTL
+            )
+            if not first:
+                return
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hincrby(self.key, "total", 1)
             pipe.hincrby(self.key, f"mode:{decision.mode.value}", 1)
@@ -81,8 +97,12 @@ class IssueRouter:
         decision, freshness = self._decide(issue, current.system if current else None)
         return RoutedIssue(issue, decision, current, freshness)
 
-    async def route(self, issue: Issue) -> RoutedIssue:
-        """Decide and record. Call it while holding the issue's lock."""
+    async def route(self, issue: Issue, *, delivery_id: str | None = None) -> RoutedIssue:
+        """Decide and record. Call it while holding the issue's lock.
+
+        ``delivery_id`` names the event being routed, so that routing it again (a reclaimed
+        entry) is not counted twice.
+        """
         current = await self._owners.owner(issue)
         decision, freshness = self._decide(issue, current.system if current else None)
         owner = current
@@ -97,5 +117,5 @@ class IssueRouter:
         if decision.degraded:
             _log.warning("degraded decision for %s: %s", issue, decision.reason)
         if self._counters is not None:
-            await self._counters.record(decision, freshness)
+            await self._counters.record(decision, freshness, delivery_id=delivery_id)
         return RoutedIssue(issue, decision, owner, freshness)

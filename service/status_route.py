@@ -7,11 +7,16 @@ queue, dead letters and the watchdog's last state.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +26,7 @@ from flags.errors import UnleashError
 from flags.model import System
 from service.audit import AuditTrail
 from service.control import NotProvisioned, read_state
+from service.duration_histogram import DurationHistogram, HistogramCounts
 from service.event_stream import EventStream
 from service.health import monitor_for, read_health
 from service.metrics import comparison_table, read_metrics
@@ -72,6 +78,10 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
         "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
         "watchdog": {str(k): str(v) for k, v in watchdog.items()},
         "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
+        "completions": [
+            {**dataclasses.asdict(counts), "system": counts.system.value}
+            for counts in await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
+        ],
     }
 
 
@@ -86,8 +96,9 @@ async def migration_status(request: Request) -> JSONResponse:
 class _Snapshot(Collector):
     """Prometheus families built from one status snapshot."""
 
-    def __init__(self, status: dict[str, Any]) -> None:
+    def __init__(self, status: dict[str, Any], completions: list[HistogramCounts]) -> None:
         self._status = status
+        self._completions = completions
 
     def collect(self) -> Any:
         status = self._status
@@ -144,6 +155,7 @@ class _Snapshot(Collector):
         yield rates
         yield samples
         yield durations
+        yield from _completion_families(self._completions)
         if "kill_switch" in status:
             kill = GaugeMetricFamily("switchyard_kill_switch", "1 when the kill switch is on")
             kill.add_metric([], 1.0 if status["kill_switch"] else 0.0)
@@ -153,10 +165,35 @@ class _Snapshot(Collector):
             yield rollout
 
 
+def _completion_families(rows: list[HistogramCounts]) -> Any:
+    completed = CounterMetricFamily(
+        "switchyard_completions",
+        "Agent completions recorded (all time)",
+        labels=["system", "role", "outcome"],
+    )
+    histogram = HistogramMetricFamily(
+        "switchyard_completion_duration_seconds",
+        "Agent run duration reported at completion (all time)",
+        labels=["system", "role"],
+    )
+    for row in rows:
+        role = "shadow" if row.dry_run else "acting"
+        completed.add_metric([row.system.value, role, "success"], row.succeeded)
+        completed.add_metric([row.system.value, role, "failure"], row.failed)
+        histogram.add_metric(
+            [row.system.value, role],
+            [(bound, float(n)) for bound, n in row.buckets],
+            row.sum_seconds,
+        )
+    yield completed
+    yield histogram
+
+
 async def prometheus_metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     registry = CollectorRegistry()
-    registry.register(_Snapshot(await collect_status(runtime)))
+    completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
+    registry.register(_Snapshot(await collect_status(runtime), completions))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
 

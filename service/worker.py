@@ -201,7 +201,7 @@ class Worker:
                 async def fence() -> bool:
                     return await self._lock.extend(issue, token)
 
-                routed = await self._router.route(issue)
+                routed = await self._router.route(issue, delivery_id=event.delivery_id)
                 decision = routed.decision
                 owner = routed.owner.token if routed.owner is not None else 0
                 if decision.hand_back or decision.mode is Mode.EMERGENCY_ROLLBACK:

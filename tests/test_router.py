@@ -128,3 +128,15 @@ async def test_decisions_are_counted(router: IssueRouter, redis_client: Redis, p
     assert counts["total"] == 5
     assert counts["mode:typescript_only"] == 5
     assert counts.get("degraded", 0) == 0
+
+
+async def test_routing_the_same_delivery_again_counts_it_once(
+    router: IssueRouter, redis_client: Redis, prefix: str
+) -> None:
+    counters = RoutingCounters(redis_client, prefix=prefix)
+    await router.route(Issue(REPO, 40), delivery_id="d-40")
+    await router.route(Issue(REPO, 40), delivery_id="d-40")  # a reclaimed entry
+    await router.route(Issue(REPO, 40), delivery_id="d-41")  # a new event of the same issue
+    counts = await counters.read()
+    assert counts["total"] == 2
+    assert counts["acting:typescript"] == 2

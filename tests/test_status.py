@@ -55,6 +55,18 @@ async def test_status_shows_state_owners_health_and_comparison(
     assert metrics.status_code == 200
     assert 'switchyard_rate{metric="success_rate",system="python"} 0.8' in metrics.text
     assert 'switchyard_owned_issues{system="python"} 1.0' in metrics.text
+    python_acting = 'role="acting",system="python"'
+    for line in (
+        f'switchyard_completion_duration_seconds_bucket{{le="1.0",{python_acting}}} 1.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="5.0",{python_acting}}} 5.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="15.0",{python_acting}}} 10.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="+Inf",{python_acting}}} 10.0',
+        f"switchyard_completion_duration_seconds_count{{{python_acting}}} 10.0",
+        f"switchyard_completion_duration_seconds_sum{{{python_acting}}} 55.0",
+        f'switchyard_completions_total{{outcome="failure",{python_acting}}} 2.0',
+        'switchyard_completions_total{outcome="success",role="acting",system="typescript"} 9.0',
+    ):
+        assert line in metrics.text, line
 
 
 async def test_window_must_be_known(service: RunningService) -> None:
