@@ -47,7 +47,8 @@ __all__ = ["create_simulator", "output_digest", "run_simulator"]
 
 _log = logging.getLogger(__name__)
 _CALLBACK_ATTEMPTS = 3
-_FIRST_PR_NUMBER = 1000
+# Apart, so the two systems' pull requests never share a number in one repository.
+_FIRST_PR_NUMBER = {System.TYPESCRIPT: 10_000, System.PYTHON: 50_000}
 
 
 def output_digest(*, repository: str, issue_number: int, success: bool) -> str:
@@ -63,6 +64,7 @@ class _Job:
     acted: int = 0
     status: str = "pending"  # pending, calling_back, completed, cancelled, callback_failed
     success: bool | None = None
+    pr_number: int | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
@@ -75,6 +77,7 @@ class _Job:
             "acted": self.acted,
             "status": self.status,
             "success": self.success,
+            "pr_number": self.pr_number,
         }
 
 
@@ -89,7 +92,7 @@ class _Simulator:
     healthy: bool = True
     accept_delay_ms: int = 0
     jobs: dict[str, _Job] = field(default_factory=dict)
-    next_pr: int = _FIRST_PR_NUMBER
+    next_pr: int = 0
 
     def config(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class _Simulator:
         pr_number = None
         if success and not job.dry_run:
             pr_number, self.next_pr = self.next_pr, self.next_pr + 1
+            record.pr_number = pr_number
         completion = Completion(
             job_id=job.job_id,
             issue_number=job.issue_number,
@@ -171,6 +175,7 @@ def create_simulator(
     _check_latency(latency_ms)
     rng = random.Random(seed)  # noqa: S311 -- a simulation's dice, not a secret
     sim = _Simulator(system, success_rate, latency_ms, agent_secret, rng, http)
+    sim.next_pr = _FIRST_PR_NUMBER[system]
 
     async def process(request: Request) -> JSONResponse:
         if not sim.healthy:

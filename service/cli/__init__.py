@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from flags.errors import UnleashAuthError, UnleashError, UnleashUnreachable
 from service.cli import (
     control_commands,
+    demo_commands,
     flags_commands,
     route_commands,
     serve_commands,
     stack_commands,
+    status_commands,
     watchdog_commands,
     worker_commands,
 )
@@ -41,11 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         stack_commands,
         flags_commands,
+        status_commands,
         control_commands,
         route_commands,
         serve_commands,
         worker_commands,
         watchdog_commands,
+        demo_commands,
     ):
         module.register(commands)
     return parser

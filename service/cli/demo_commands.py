@@ -1,0 +1,212 @@
+"""``switchyard demo``: the whole migration on the running stack, narrated.
+
+Starts the service, two workers, the watchdog and two simulated agent systems as child
+processes (logs under ``--log-dir``), resets the flags to their provisioned defaults and plays
+:class:`service.demo.Demo`. Without ``--exit-when-done`` everything stays up, with the dashboard
+and Unleash UI addresses printed, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from flags.model import System
+from flags.provision import provision
+from service.child_processes import ChildExited, ChildProcesses
+from service.cli.output import CommandError, load_settings
+from service.control import MigrationControl
+from service.demo import Demo, DemoFailed, DemoPlan
+from service.runtime import unleash_admin
+from service.settings import Settings, SettingsError
+from service.webhook_sender import WebhookSender
+
+__all__ = ["register"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _wipe(redis: Redis, prefix: str) -> int:
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await redis.delete(*keys[start : start + 500])
+    return len(keys)
+
+
+async def _prepare(
+    settings: Settings, http: httpx.AsyncClient, *, fresh: bool, say: Callable[[str], None]
+) -> None:
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        existing = [k async for k in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=10)]
+        if existing and not fresh:
+            raise CommandError(
+                f"Redis already holds keys under {settings.redis_prefix!r}; run with --fresh to "
+                "delete them first, or set SWITCHYARD_REDIS_PREFIX to another prefix"
+            )
+        if existing:
+            wiped = await _wipe(redis, settings.redis_prefix)
+            say(f"demo: deleted {wiped} keys under {settings.redis_prefix!r}")
+    finally:
+        await redis.aclose()
+    await provision(
+        unleash_admin(settings, http),
+        service_url=settings.service_url,
+        events_secret=settings.require_unleash_events_secret(),
+        reset=True,
+    )
+    say("demo: flags reset to their defaults (typescript only, 0%, kill switch off)")
+
+
+def _narrator(*, to_stderr: bool) -> Callable[[str], None]:
+    stream = sys.stderr if to_stderr else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=stream, flush=True)
+
+    return say
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    say = _narrator(to_stderr=args.json)  # with --json, stdout carries the report only
+    secret = settings.require_webhook_secret()
+    settings.require_admin_token()
+    if settings.agent_secret is None:
+        raise SettingsError("SWITCHYARD_AGENT_SECRET", "is required for the demo's agents")
+    plan = DemoPlan(
+        issues_per_phase=args.issues_per_phase,
+        pace_seconds=args.pace,
+        latency_ms=args.latency_ms,
+    )
+    ports = {System.TYPESCRIPT: _free_port(), System.PYTHON: _free_port()}
+    agent_urls = {system: f"http://127.0.0.1:{port}" for system, port in ports.items()}
+    env = {
+        **os.environ,
+        "SWITCHYARD_TYPESCRIPT_URL": agent_urls[System.TYPESCRIPT],
+        "SWITCHYARD_PYTHON_URL": agent_urls[System.PYTHON],
+        "SWITCHYARD_FLAG_REFRESH_SECONDS": "1",
+    }
+    rates = {System.TYPESCRIPT: plan.typescript_success, System.PYTHON: plan.python_success}
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        ChildProcesses(env=env, log_dir=Path(args.log_dir)) as children,
+    ):
+        await _prepare(settings, http, fresh=args.fresh, say=say)
+        say(
+            f"demo: starting the service, 2 workers, the watchdog and 2 agents (logs in "
+            f"{children.log_dir})"
+        )
+        for seed, system in enumerate(System, start=1):
+            sim = await children.start(
+                f"agent-{system.value}",
+                "simulate-agent",
+                f"--system={system.value}",
+                f"--port={ports[system]}",
+                f"--success-rate={rates[system]}",
+                f"--latency-ms={plan.latency_ms}",
+                f"--seed={seed}",
+            )
+            await children.wait_ready(sim, f"{agent_urls[system]}/health", http)
+        service = await children.start(
+            "service", "serve", f"--port={settings.port}", "--log-level=warning"
+        )
+        await children.wait_ready(service, f"{settings.service_url}/readyz", http)
+        for index in (1, 2):
+            await children.start(f"worker-{index}", "worker", f"--consumer=demo-worker-{index}")
+        await children.start("watchdog", "watchdog", "--interval=1", "--name=demo-watchdog")
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            demo = Demo(
+                plan=plan,
+                http=http,
+                service_url=settings.service_url,
+                sender=WebhookSender(http, url=settings.service_url, secret=secret),
+                control=MigrationControl(
+                    admin=unleash_admin(settings, http), redis=redis, prefix=settings.redis_prefix
+                ),
+                agent_urls=agent_urls,
+                say=say,
+            )
+            try:
+                report = await demo.run()
+            except (DemoFailed, ChildExited) as error:
+                raise CommandError(f"demo: {error}") from None
+        finally:
+            await redis.aclose()
+        children.check_all()
+        if args.json:
+            json.dump(report.as_dict(), sys.stdout, indent=2, default=str)
+            sys.stdout.write("\n")
+        ui_user = os.environ.get("UNLEASH_UI_USER", "admin")
+        say(f"\ndemo: done. Dashboard: {settings.service_url}/migration/dashboard")
+        say(
+            f"demo: Unleash UI: {settings.unleash_url} (user {ui_user}, password in "
+            "UNLEASH_UI_PASSWORD of .stack/env)"
+        )
+        say(
+            "demo: leave the rollback with `switchyard rollback --leave --to gradual "
+            "--reason ...` once python is fixed"
+        )
+        if not args.exit_when_done:
+            say("demo: everything stays up; Ctrl-C stops the demo's processes")
+            await _until_stopped()
+    return 0
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="play a scripted migration on the running stack, with a rollback at the end",
+        description=(
+            "Needs the stack up and provisioned (make demo does both). Resets the flags, "
+            "starts the service, workers, watchdog and two simulated agents, then plays: "
+            "typescript only, parallel, gradual 10/25/50/75%%, python degrades, the watchdog "
+            "rolls back."
+        ),
+    )
+    parser.add_argument(
+        "--exit-when-done", action="store_true", help="stop everything after the last phase"
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="delete this prefix's keys in Redis first"
+    )
+    parser.add_argument("--issues-per-phase", type=_positive, default=20)
+    parser.add_argument(
+        "--pace", type=float, default=0.1, help="seconds between deliveries (default 0.1)"
+    )
+    parser.add_argument("--latency-ms", type=int, default=300, help="simulated agent run time")
+    parser.add_argument("--log-dir", default=".stack/demo", help="child process logs")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON at the end")
+    parser.set_defaults(handler=_demo)

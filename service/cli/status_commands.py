@@ -1,0 +1,33 @@
+"""``switchyard status``: mode, percentage, health and the comparison, in a terminal."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from service.cli.output import emit, load_settings
+from service.runtime import open_runtime
+from service.status_route import collect_status
+from service.status_text import render_status
+
+__all__ = ["register"]
+
+
+async def _status(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    async with open_runtime(settings, role="cli") as runtime:
+        status = await collect_status(runtime, window=args.window)
+    emit(status, as_json=args.json, text=render_status(status))
+    return 0
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="the migration at a glance: mode, percentage, health, python vs typescript",
+        description="Reads Unleash, Redis and every component's health directly; the same "
+        "data as GET /migration/status.",
+    )
+    parser.add_argument("--window", choices=["1h", "1d", "7d"], default="1d")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=_status)
