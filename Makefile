@@ -8,7 +8,7 @@ APT_PACKAGES := postgresql redis-server nodejs npm
 .PHONY: help deps system-packages venv stack-up stack-down provision serve demo test lint bench clean
 
 help:
-	@echo "make demo        the whole real stack, provisioned, with the service (README)"
+	@echo "make demo        the real stack and a scripted migration ending in a rollback (README)"
 	@echo "make test        lint, type-check and the test suite against the real servers"
 	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
 	@echo "make stack-down  stop what stack-up started"
@@ -52,8 +52,7 @@ provision: stack-up
 
 demo: provision
 	@. .stack/env && echo "Unleash UI: $$UNLEASH_URL  (user $$UNLEASH_UI_USER, password $$UNLEASH_UI_PASSWORD)"
-	@. .stack/env && echo "Switchyard: $$SWITCHYARD_URL  (Ctrl-C stops the service; make stack-down stops the rest)"
-	. .stack/env && $(SWITCHYARD) serve
+	. .stack/env && $(SWITCHYARD) demo --fresh
 
 lint: venv
 	$(VENV)/bin/ruff check .
