@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,8 @@ from service.router import IssueRouter
 from service.runtime import open_runtime
 
 __all__ = ["parse_issue_numbers", "register"]
+
+_PROGRESS_FROM = 200  # issues; fewer are answered before anyone waits
 
 _PART = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _MAX_ISSUES = 100_000
@@ -45,7 +48,14 @@ async def _route(args: argparse.Namespace) -> int:
         router = IssueRouter(
             flags=runtime.flags, owners=OwnershipStore(runtime.redis, prefix=runtime.prefix)
         )
-        routed = [await router.explain(Issue(args.repository, number)) for number in numbers]
+        routed = []
+        show_progress = len(numbers) >= _PROGRESS_FROM and sys.stderr.isatty()
+        for done, number in enumerate(numbers, start=1):
+            routed.append(await router.explain(Issue(args.repository, number)))
+            if show_progress and (done % 100 == 0 or done == len(numbers)):
+                print(f"\rrouting: {done}/{len(numbers)}", end="", file=sys.stderr, flush=True)
+        if show_progress:
+            print(file=sys.stderr)
         freshness = runtime.provider.freshness()
     rows: list[dict[str, Any]] = [
         {
