@@ -21,6 +21,7 @@ from flags.transitions import Actor, Change, ChangeKind, MigrationState, check_t
 from service.audit import AuditEntry, AuditTrail
 from service.evidence import evidence_epoch_key
 from service.propagation import publish_flag_change
+from service.unleash_events import import_unleash_events
 
 __all__ = ["ChangeResult", "MigrationControl", "NotProvisioned", "read_state"]
 
@@ -80,6 +81,12 @@ class MigrationControl:
 
     async def state(self) -> MigrationState:
         return await read_state(self._admin)
+
+    async def import_unleash_changes(self) -> int:
+        """Pull changes made in Unleash directly into the audit trail; how many were new."""
+        return await import_unleash_events(
+            self._admin, self._redis, prefix=self._prefix, audit=self.audit
+        )
 
     async def set_mode(
         self, mode: Mode, *, actor: Actor, reason: str, force: bool = False

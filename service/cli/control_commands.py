@@ -18,7 +18,6 @@ from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.cli.output import CommandError, emit, load_settings
 from service.control import ChangeResult, MigrationControl, NotProvisioned
 from service.runtime import unleash_admin
-from service.unleash_events import import_unleash_events
 
 __all__ = ["cli_actor", "register"]
 
@@ -75,9 +74,7 @@ async def _run_change(args: argparse.Namespace) -> int:
 
 async def _audit(args: argparse.Namespace) -> int:
     async with _control() as control:
-        imported = await import_unleash_events(
-            control._admin, control._redis, prefix=control._prefix, audit=control.audit
-        )
+        imported = await control.import_unleash_changes()
         entries = await control.audit.recent(args.limit)
     rows: list[dict[str, Any]] = [entry.as_dict() for entry in entries]
     lines = [

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from flags.model import System
 from flags.provision import provision
 from service.child_processes import ChildExited, ChildProcesses
-from service.cli.output import CommandError, load_settings
+from service.cli.output import CommandError, load_settings, positive_int
 from service.control import MigrationControl
 from service.demo import Demo, DemoFailed, DemoPlan
 from service.runtime import unleash_admin
@@ -178,13 +178,6 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
@@ -202,7 +195,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="delete this prefix's keys in Redis first"
     )
-    parser.add_argument("--issues-per-phase", type=_positive, default=20)
+    parser.add_argument("--issues-per-phase", type=positive_int, default=20)
     parser.add_argument(
         "--pace", type=float, default=0.1, help="seconds between deliveries (default 0.1)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 
 from service.settings import Settings
 
-__all__ = ["CommandError", "emit", "load_settings"]
+__all__ = ["CommandError", "emit", "load_settings", "positive_int"]
 
 
 class CommandError(RuntimeError):
@@ -26,3 +27,11 @@ def emit(payload: Any, *, as_json: bool, text: str) -> None:
         sys.stdout.write("\n")
     else:
         print(text)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from flags.model import System
 from flags.secret import Secret
 from service.agents import AgentSystem, PythonAgent, TypeScriptAgent
-from service.cli.output import CommandError, emit, load_settings
+from service.cli.output import CommandError, emit, load_settings, positive_int
 from service.dispatch import replay_dead_letter
 from service.event_stream import DeadLetter, EventStream
 from service.jobs import JobStore
@@ -160,13 +160,6 @@ async def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -184,12 +177,12 @@ def register(commands: Any) -> None:
     worker.add_argument("--consumer", help="consumer name (default INSTANCE-HOST-PID)")
     worker.add_argument(
         "--claim-idle-ms",
-        type=_positive,
+        type=positive_int,
         default=30_000,
         help="claim entries another worker left pending this long (default 30000)",
     )
     worker.add_argument(
-        "--max-attempts", type=_positive, default=5, help="tries per job (default 5)"
+        "--max-attempts", type=positive_int, default=5, help="tries per job (default 5)"
     )
     worker.add_argument(
         "--lock-ttl-seconds",
