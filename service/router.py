@@ -9,7 +9,9 @@ decisions from cached flags are counted in Redis and logged, never silent.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -32,15 +34,26 @@ class RoutedIssue:
     freshness: Freshness
 
 
+_RECENT = 200  # routed issues kept in ``<prefix>:routing:recent`` (the dashboard shows them)
+
+
 class RoutingCounters:
-    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash."""
+    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash; and
+    the last routed issues with their decisions, newest first, in a capped list."""
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
         self.key = f"{prefix}:routing:counts"
+        self.recent_key = f"{prefix}:routing:recent"
 
-    async def record(self, decision: Decision, freshness: Freshness) -> None:
+    async def record(
+        self, decision: Decision, freshness: Freshness, *, issue: Issue | None = None
+    ) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
+            if issue is not None:
+                entry = {"issue": str(issue), "at": time.time(), **decision.as_dict()}
+                pipe.lpush(self.recent_key, json.dumps(entry))
+                pipe.ltrim(self.recent_key, 0, _RECENT - 1)
             pipe.hincrby(self.key, "total", 1)
             pipe.hincrby(self.key, f"mode:{decision.mode.value}", 1)
             pipe.hincrby(self.key, f"acting:{decision.acting.value}", 1)
@@ -97,5 +110,5 @@ class IssueRouter:
         if decision.degraded:
             _log.warning("degraded decision for %s: %s", issue, decision.reason)
         if self._counters is not None:
-            await self._counters.record(decision, freshness)
+            await self._counters.record(decision, freshness, issue=issue)
         return RoutedIssue(issue, decision, owner, freshness)

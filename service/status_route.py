@@ -2,7 +2,8 @@
 
 Both read the same things: the migration's state in Unleash, owner counts, the health of every
 component, the side-by-side comparison, recent transitions, routing and webhook counters, the
-queue, dead letters and the watchdog's last state.
+queue, dead letters and the watchdog's last state; the status also lists recent routed issues,
+shadow mismatches and dead letters (:mod:`service.recent`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from service.event_stream import EventStream
 from service.health import monitor_for, read_health
 from service.metrics import comparison_table, read_metrics
 from service.ownership import OwnershipStore
+from service.recent import read_recent
 from service.router import RoutingCounters
 from service.runtime import Runtime
 from service.webhook_route import counts_key
@@ -72,6 +74,7 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
         "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
         "watchdog": {str(k): str(v) for k, v in watchdog.items()},
         "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
+        "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
     }
 
 
