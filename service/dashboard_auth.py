@@ -178,7 +178,9 @@ class DashboardAuth:
     async def set_flash(self, session: Session, kind: str, text: str) -> None:
         """A message the next page view shows once (the result of an action)."""
         flash = json.dumps({"kind": kind, "text": text})
-        await self._redis.hset(self._key(session.session_id), "flash", flash)
+        key = self._key(session.session_id)
+        if await self._redis.exists(key):  # never revive an expired session without its TTL
+            await self._redis.hset(key, "flash", flash)
 
     async def pop_flash(self, session: Session) -> dict[str, str] | None:
         key = self._key(session.session_id)

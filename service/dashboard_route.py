@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from flags.errors import UnleashError
+from flags.model import KILL_SWITCH_FLAG
 from flags.transitions import TransitionRefused
 from service.control import MigrationControl, NotProvisioned
 from service.dashboard_actions import (
@@ -116,15 +117,35 @@ async def _page(
     return _html("dashboard.html", context, status_code)
 
 
+def _redis_down(runtime: Runtime, error: RedisError) -> Response:
+    _log.warning("dashboard: Redis unreachable: %s", error)
+    settings = runtime.settings
+    context = {
+        "title": "Redis unreachable",
+        "status_code": 503,
+        "message": f"The dashboard cannot read its data: {type(error).__name__}. The flags "
+        "still route from Unleash; in an emergency, turn the kill switch on in the Unleash UI.",
+        "link": f"{settings.unleash_url}/projects/{settings.unleash_project}/features/"
+        f"{KILL_SWITCH_FLAG}",
+    }
+    return _html("refused.html", context, 503)
+
+
 async def dashboard(request: Request) -> Response:
-    return await _page(request)
+    try:
+        return await _page(request)
+    except RedisError as error:
+        return _redis_down(_runtime(request), error)
 
 
 async def panels(request: Request) -> Response:
     window = _window(request)
     if window is None:
         return HTMLResponse("window must be 1h, 1d or 7d", 400, headers=SECURITY_HEADERS)
-    return _html("_panels.html", await _panels_context(_runtime(request), window))
+    try:
+        return _html("_panels.html", await _panels_context(_runtime(request), window))
+    except RedisError as error:
+        return _redis_down(_runtime(request), error)
 
 
 def _refusal(request: Request, status_code: int, message: str) -> Response:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode
@@ -195,3 +196,19 @@ async def test_panels_fragment_and_window(service: RunningService) -> None:
         assert (await client.get(f"{service.url}/migration/dashboard?window=1y")).status_code == 400
         script = await client.get(f"{service.url}/migration/static/dashboard.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+
+
+async def test_redis_down_says_so_with_a_way_to_the_kill_switch(service: RunningService) -> None:
+    runtime = service.runtime
+    healthy = runtime.redis
+    runtime.redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            page = await client.get(f"{service.url}/migration/dashboard")
+            fragment = await client.get(f"{service.url}/migration/dashboard/panels")
+    finally:
+        await runtime.redis.aclose()
+        runtime.redis = healthy
+    assert page.status_code == 503 and fragment.status_code == 503
+    assert "Redis unreachable" in page.text
+    assert "/features/migration-kill-switch" in page.text
