@@ -4,7 +4,7 @@ Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/e
 (Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
 (:mod:`service.webhook_route`), ``/agents/{system}/completions``
 (:mod:`service.completion_route`), ``/migration/status`` and ``/metrics``
-(:mod:`service.status_route`).
+(:mod:`service.status_route`), ``/migration/dashboard`` (:mod:`service.dashboard_route`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
-from service import completion_route, status_route, webhook_route
+from service import completion_route, dashboard_route, status_route, webhook_route
 from service.health import monitor_for
 from service.propagation import publish_flag_change
 from service.runtime import Runtime, open_runtime
@@ -115,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             *webhook_route.ROUTES,
             *completion_route.ROUTES,
             *status_route.ROUTES,
+            *dashboard_route.ROUTES,
         ],
         exception_handlers=webhook_route.EXCEPTION_HANDLERS,
         lifespan=lifespan,

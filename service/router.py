@@ -9,7 +9,9 @@ decisions from cached flags are counted in Redis and logged, never silent.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -33,10 +35,12 @@ class RoutedIssue:
 
 
 _COUNTED_TTL = 7 * 24 * 3600
+_RECENT = 200  # routed issues kept in ``<prefix>:routing:recent`` (the dashboard shows them)
 
 
 class RoutingCounters:
-    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash.
+    """Decision counts per mode, acting system, and degraded / cached, in one Redis hash; and
+    the last routed issues with their decisions, newest first, in a capped list.
 
     A delivery is counted once: a redelivered or reclaimed stream entry is routed again (the
     decision must be re-made) but not counted again.
@@ -46,9 +50,15 @@ class RoutingCounters:
         self._redis = redis
         self._prefix = prefix
         self.key = f"{prefix}:routing:counts"
+        self.recent_key = f"{prefix}:routing:recent"
 
     async def record(
-        self, decision: Decision, freshness: Freshness, *, delivery_id: str | None = None
+        self,
+        decision: Decision,
+        freshness: Freshness,
+        *,
+        issue: Issue | None = None,
+        delivery_id: str | None = None,
     ) -> None:
         if delivery_id is not None:
             first = await self._redis.set(
@@ -57,6 +67,10 @@ class RoutingCounters:
             if not first:
                 return
         async with self._redis.pipeline(transaction=False) as pipe:
+            if issue is not None:
+                entry = {"issue": str(issue), "at": time.time(), **decision.as_dict()}
+                pipe.lpush(self.recent_key, json.dumps(entry))
+                pipe.ltrim(self.recent_key, 0, _RECENT - 1)
             pipe.hincrby(self.key, "total", 1)
             pipe.hincrby(self.key, f"mode:{decision.mode.value}", 1)
             pipe.hincrby(self.key, f"acting:{decision.acting.value}", 1)
@@ -117,5 +131,5 @@ class IssueRouter:
         if decision.degraded:
             _log.warning("degraded decision for %s: %s", issue, decision.reason)
         if self._counters is not None:
-            await self._counters.record(decision, freshness, delivery_id=delivery_id)
+            await self._counters.record(decision, freshness, issue=issue, delivery_id=delivery_id)
         return RoutedIssue(issue, decision, owner, freshness)

@@ -2,7 +2,8 @@
 
 Both read the same things: the migration's state in Unleash, owner counts, the health of every
 component, the side-by-side comparison, recent transitions, routing and webhook counters, the
-queue, dead letters and the watchdog's last state.
+queue, dead letters and the watchdog's last state; the status also lists recent routed issues,
+shadow mismatches and dead letters (:mod:`service.recent`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from service.event_stream import EventStream
 from service.health import monitor_for, read_health
 from service.metrics import comparison_table, read_metrics
 from service.ownership import OwnershipStore
+from service.recent import read_recent
 from service.router import RoutingCounters
 from service.runtime import Runtime
 from service.webhook_route import counts_key
@@ -82,6 +84,7 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
             {**dataclasses.asdict(counts), "system": counts.system.value}
             for counts in await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
         ],
+        "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
     }
 
 

@@ -31,5 +31,6 @@ def test_env_file_is_enough_to_configure_switchyard(stack_env: dict[str, str]) -
     settings = Settings.from_env(parsed)
     assert settings.unleash_admin_token is not None
     assert settings.webhook_secret is not None
+    assert settings.admin_token is not None  # the dashboard's actions work in the demo
     assert settings.redis_url.startswith("redis://127.0.0.1:")
     assert oct(config.env_file.stat().st_mode & 0o777) == oct(0o600)
