@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import uvicorn
@@ -17,6 +18,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.require_webhook_secret()
     settings.require_unleash_events_secret()
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
@@ -31,5 +35,5 @@ def register(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the Switchyard service (uvicorn)")
     serve.add_argument("--host", help="bind address (default SWITCHYARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default SWITCHYARD_PORT)")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=_serve)
