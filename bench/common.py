@@ -39,12 +39,14 @@ __all__ = [
     "SWITCHYARD",
     "Delivery",
     "child",
+    "cpu_seconds",
     "delete_prefix",
     "free_port",
     "issue_delivery",
     "log_dir",
     "machine",
     "percentile",
+    "redis_cpu_seconds",
     "run",
     "stack_env",
     "unique_prefix",
@@ -223,6 +225,22 @@ async def delete_prefix(redis_url: str, prefix: str) -> int:
     finally:
         await redis.aclose()
     return deleted
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def redis_cpu_seconds(redis: Redis) -> float:
+    """User + system CPU time the Redis server has used so far."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def machine() -> dict[str, Any]:

@@ -14,6 +14,8 @@ its completion is recorded in ``<prefix>:completions`` (the callback reached the
 A warm-up of 20 events goes first and is not counted. The service takes deliveries far faster
 than the workers dispatch them, so the stream builds a backlog and the rate is the pipeline's;
 the per-event times (post -> completion recorded) are mostly time spent waiting in that backlog.
+The CPU time each process (and Redis, and this load generator) used during the measured part is
+printed per event, to show where the time goes.
 
 Run alone: ``python bench/e2e.py [--quick] [--events N] [--workers 1,2] [--json]``.
 """
@@ -28,6 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +43,12 @@ from bench.common import (
     SWITCHYARD,
     Delivery,
     child,
+    cpu_seconds,
     delete_prefix,
     free_port,
     log_dir,
     percentile,
+    redis_cpu_seconds,
     run,
     settings_for,
     stack_env,
@@ -62,9 +67,18 @@ SENDERS = 8
 _DONE_WITHIN = 180.0
 
 
+@dataclass
+class _Pipeline:
+    service_url: str
+    pids: dict[str, int] = field(default_factory=dict)  # role -> pid
+
+    def cpu(self) -> dict[str, float | None]:
+        return {role: cpu_seconds(pid) for role, pid in self.pids.items()}
+
+
 @contextlib.asynccontextmanager
-async def _pipeline(env: dict[str, str], prefix: str, workers: int) -> AsyncIterator[str]:
-    """Simulators, service and workers running; yields the service's URL."""
+async def _pipeline(env: dict[str, str], prefix: str, workers: int) -> AsyncIterator[_Pipeline]:
+    """Simulators, service and workers running."""
     sim_ports = {system: free_port() for system in System}
     service_port = free_port()
     service_url = f"http://127.0.0.1:{service_port}"
@@ -77,6 +91,7 @@ async def _pipeline(env: dict[str, str], prefix: str, workers: int) -> AsyncIter
         "SWITCHYARD_PYTHON_URL": f"http://127.0.0.1:{sim_ports[System.PYTHON]}",
         "SWITCHYARD_INSTANCE": f"bench-e2e-{workers}w",
     }
+    pipeline = _Pipeline(service_url)
     async with contextlib.AsyncExitStack() as stack:
         started = []
         workers_started: list[tuple[asyncio.subprocess.Process, str]] = []
@@ -86,19 +101,22 @@ async def _pipeline(env: dict[str, str], prefix: str, workers: int) -> AsyncIter
             name = f"e2e-sim-{system.value}"
             proc = await stack.enter_async_context(child(argv, env=own, name=name))
             started.append((f"http://127.0.0.1:{port}/health", proc, name))
+            pipeline.pids[f"simulator-{system.value}"] = proc.pid
         argv = [SWITCHYARD, "serve"]
         proc = await stack.enter_async_context(child(argv, env=own, name="e2e-service"))
         started.append((f"{service_url}/readyz", proc, "e2e-service"))
+        pipeline.pids["service"] = proc.pid
         for index in range(workers):
             name = f"e2e-worker-{index + 1}"
             argv = [SWITCHYARD, "worker", "--consumer", name]  # logs at info, as deployed
             proc = await stack.enter_async_context(child(argv, env=own, name=name))
             workers_started.append((proc, name))
+            pipeline.pids[f"worker-{index + 1}"] = proc.pid
         for url, proc, name in started:
             await wait_ready(url, proc, name=name)
         for proc, name in workers_started:
             await _consuming(proc, name)
-        yield service_url
+        yield pipeline
 
 
 async def _consuming(proc: asyncio.subprocess.Process, name: str) -> None:
@@ -150,15 +168,19 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
     ]
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
-        async with _pipeline(env, prefix, workers) as service_url:
-            target = RawTarget(f"{service_url}/webhooks/github")
+        async with _pipeline(env, prefix, workers) as pipeline:
+            target = RawTarget(f"{pipeline.service_url}/webhooks/github")
             key = f"{prefix}:completions"
             try:
                 await _post_all(target, deliveries[:WARMUP_EVENTS])
                 await _completions(redis, key, WARMUP_EVENTS)
+                cpu_before = {**pipeline.cpu(), "redis": await redis_cpu_seconds(redis)}
+                cpu_before["load generator"] = time.process_time()
                 start = time.time()
                 posted = await _post_all(target, deliveries[WARMUP_EVENTS:])
                 rows = await _completions(redis, key, WARMUP_EVENTS + events)
+                cpu_after = {**pipeline.cpu(), "redis": await redis_cpu_seconds(redis)}
+                cpu_after["load generator"] = time.process_time()
             finally:
                 await target.aclose()
             dead = int(await redis.xlen(f"{prefix}:dead-letters"))
@@ -173,6 +195,11 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
     last = max(float(row["at"]) for row in measured)
     rate = events / (last - start)
     sojourn = [float(row["at"]) - posted[row["delivery_id"]] for row in measured]
+    cpu_ms = {
+        role: round((cpu_after[role] or 0.0) - (cpu_before[role] or 0.0), 3) * 1000 / events
+        for role in cpu_after
+        if cpu_after[role] is not None and cpu_before.get(role) is not None
+    }
     result = {
         "events": events,
         "workers": workers,
@@ -181,12 +208,17 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
         "post_seconds": round(max(posted.values()) - start, 3),
         "event_to_completion_p50_s": percentile(sojourn, 50),
         "event_to_completion_p95_s": percentile(sojourn, 95),
+        "cpu_ms_per_event": {role: round(ms, 3) for role, ms in cpu_ms.items()},
     }
     print(
         f"e2e {workers} worker(s): {rate:7.1f} events/s  ({events} events in "
         f"{result['seconds']:.2f} s; posted in {result['post_seconds']:.2f} s; event -> "
         f"completion p50 {result['event_to_completion_p50_s']:.2f} s, p95 "
         f"{result['event_to_completion_p95_s']:.2f} s)",
+        flush=True,
+    )
+    print(
+        "    CPU ms per event: " + ", ".join(f"{role} {ms:.2f}" for role, ms in cpu_ms.items()),
         flush=True,
     )
     return result
