@@ -22,8 +22,10 @@ per request. Two measurements:
   1/``--rate`` s whatever the answers do, and latency counts from when a request was *due*
   (no coordinated omission).
 
-The generator shares the machine with both servers (and Redis), so the ceiling is the bare
+The generator shares the machine with the servers (and Redis), so the ceiling is the bare
 server *as this generator can drive it*; when the generator is the limit the ratio reads high.
+Each run prints the cores the server process and the generator used: a server near 1.0 is
+CPU-bound (uvicorn runs one process), which is what a ceiling should be.
 That is why the default client is ``raw`` (a few microseconds per request), not httpx
 (``--client httpx`` saturates at about 1,400 requests/s here, below both servers).
 Run alone: ``python bench/intake.py [--quick] [--json] [--client raw|httpx]``.
@@ -37,6 +39,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -57,6 +60,7 @@ from bench.common import (
     PYTHON,
     Delivery,
     child,
+    cpu_seconds,
     delete_prefix,
     free_port,
     percentile,
@@ -152,6 +156,8 @@ class LoadResult:
     max_ms: float
     statuses: dict[str, int]
     offered_rps: float | None = None
+    server_cpu: float | None = None  # cores the server process used over the run (incl. warm-up)
+    generator_cpu: float | None = None  # cores this load generator used
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -161,8 +167,13 @@ class LoadResult:
         return (
             f"intake {self.server:4} {self.kind:5}: {self.rps:8.1f} req/s{offered}  "
             f"p50 {self.p50_ms:6.2f} ms  p90 {self.p90_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
-            f"max {self.max_ms:7.2f} ms  n={self.requests}  {dict(self.statuses)}"
+            f"max {self.max_ms:7.2f} ms  n={self.requests}  {dict(self.statuses)}  "
+            f"cpu: server {_cores(self.server_cpu)}, generator {_cores(self.generator_cpu)}"
         )
+
+
+def _cores(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
 
 
 def _result(
@@ -204,11 +215,17 @@ class Options:
 
 
 async def _load(
-    kind: str, server: str, url: str, delivery: Delivery, options: Options
+    kind: str, server: str, url: str, delivery: Delivery, options: Options, *, pid: int
 ) -> LoadResult:
+    """One run; also how many cores the server and this generator used meanwhile."""
     connections = options.concurrency if kind == "max" else 256
     load = loadgen.target(
         options.client, url, delivery.body, delivery.headers, connections=connections
+    )
+    started, server_before, generator_before = (
+        time.monotonic(),
+        cpu_seconds(pid),
+        time.process_time(),
     )
     try:
         if kind == "max":
@@ -218,13 +235,24 @@ async def _load(
                 seconds=options.seconds,
                 warmup=options.warmup,
             )
-            return _result(server, kind, seen.latencies, seen.seconds, seen.statuses)
-        seen = await loadgen.open_loop(
-            load, rate=options.rate, seconds=options.paced_seconds, warmup=options.warmup
-        )
-        return _result(server, kind, seen.latencies, seen.seconds, seen.statuses, options.rate)
+            offered = None
+        else:
+            seen = await loadgen.open_loop(
+                load, rate=options.rate, seconds=options.paced_seconds, warmup=options.warmup
+            )
+            offered = options.rate
     finally:
         await load.aclose()
+    wall = time.monotonic() - started
+    server_after = cpu_seconds(pid)
+    result = _result(server, kind, seen.latencies, seen.seconds, seen.statuses, offered)
+    return dataclasses.replace(
+        result,
+        server_cpu=None
+        if server_before is None or server_after is None
+        else (server_after - server_before) / wall,
+        generator_cpu=(time.process_time() - generator_before) / wall,
+    )
 
 
 async def measure(env: dict[str, str], options: Options) -> dict[str, Any]:
@@ -238,16 +266,18 @@ async def measure(env: dict[str, str], options: Options) -> dict[str, Any]:
     runs = [("max", server) for server in SERVERS] + [("paced", "bare"), ("paced", "app")]
     try:
         async with contextlib.AsyncExitStack() as servers:
+            pids: dict[str, int] = {}
             for server in SERVERS:
                 name = f"intake-{server}"
                 proc = await servers.enter_async_context(
                     child(_serve_argv(server, ports[server]), env=server_env, name=name)
                 )
+                pids[server] = proc.pid
                 ready = "/readyz" if server == "app" else "/healthz"
                 await wait_ready(f"http://127.0.0.1:{ports[server]}{ready}", proc, name=name)
             for kind, server in runs:
                 url = f"http://127.0.0.1:{ports[server]}{PATH}"
-                result = await _load(kind, server, url, delivery, options)
+                result = await _load(kind, server, url, delivery, options, pid=pids[server])
                 results[f"{server}_{kind}"] = result
                 print(result.line(), flush=True)
                 _check(result)
