@@ -236,6 +236,7 @@ async def _addon(
     service_env = {**env, "SWITCHYARD_REDIS_PREFIX": prefix, "SWITCHYARD_INSTANCE": "bench-addon"}
     argv = [SWITCHYARD, "serve", "--log-level", "warning"]
     try:
+        await _port_free(settings)
         await asyncio.wait_for(subscribed.wait(), 10)
         async with child(argv, env=service_env, name="propagation-service") as service:
             await wait_ready(f"{settings.service_url}/readyz", service, name="propagation-service")
@@ -265,6 +266,20 @@ async def _addon(
         await asyncio.gather(listening, return_exceptions=True)
         await redis.aclose()
         await delete_prefix(settings.redis_url, prefix)
+
+
+async def _port_free(settings: Settings) -> None:
+    """The addon calls SWITCHYARD_URL: a service already there (``make demo``) would take the
+    calls on its own Redis prefix and this run would wait for nothing."""
+    async with httpx.AsyncClient(timeout=1) as http:
+        try:
+            await http.get(f"{settings.service_url}/healthz")
+        except httpx.TransportError:
+            return
+    raise RuntimeError(
+        f"something already serves {settings.service_url} (a `switchyard serve` or `make demo`?);"
+        " the addon path needs that address: stop it and run again"
+    )
 
 
 async def _polling(env: dict[str, str], admin: UnleashAdmin, flips: int) -> dict[str, Any]:
