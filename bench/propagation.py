@@ -168,12 +168,18 @@ class _AddonCalls:
                         self.count += 1
                         self._called.set()
 
-    async def settle(self) -> None:
-        """After a reset: until the addon reported it (5 s at most), then a random pause."""
+    async def next_call(self, within: float = 5.0) -> bool:
+        """Until the addon calls again (a change was just made); False after ``within`` s."""
         self._called.clear()
         try:
-            await asyncio.wait_for(self._called.wait(), 5)
+            await asyncio.wait_for(self._called.wait(), within)
         except TimeoutError:
+            return False
+        return True
+
+    async def settle(self) -> None:
+        """After a reset: until the addon reported it (5 s at most), then a random pause."""
+        if not await self.next_call():
             self.unsettled += 1
         await _dephase()
 
@@ -242,6 +248,8 @@ async def _addon(
             await wait_ready(f"{settings.service_url}/readyz", service, name="propagation-service")
             waited = await wait_for_the_addon(admin, lambda: calls.count > 0, within=90)
             print(f"propagation: the addon fired after {waited:.0f} s of flips", flush=True)
+            await admin.set_enabled(KILL_SWITCH_FLAG, True)  # so the first reset is a change too
+            await calls.next_call()
             async with _observer(
                 env, prefix=prefix, refresh=PUSH_REFRESH_SECONDS, name="addon"
             ) as observer:
