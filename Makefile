@@ -13,7 +13,7 @@ help:
 	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
 	@echo "make stack-down  stop what stack-up started"
 	@echo "make lint        ruff and mypy only"
-	@echo "make bench       benchmarks (so far: the watchdog's Monte Carlo simulation)"
+	@echo "make bench       benchmarks on the real stack; results in bench/results/ (QUICK=1: shorter)"
 
 system-packages:
 	@missing=""; \
@@ -64,8 +64,10 @@ lint: venv
 test: deps lint
 	$(VENV)/bin/pytest
 
-bench: venv
-	$(PY) bench/watchdog_sim.py
+# QUICK=1: shorter runs and fewer samples (about a minute instead of three or four).
+bench: provision
+	$(PY) bench/watchdog_sim.py $(if $(QUICK),--migrations 400)
+	. .stack/env && $(PY) bench/run_all.py $(if $(QUICK),--quick)
 
 clean: stack-down
 	rm -rf .stack

@@ -28,14 +28,18 @@ __all__ = ["DeadLetter", "EventStream", "StreamEntry"]
 GROUP = "workers"
 _DEDUPE_SECONDS = 14 * 24 * 3600  # GitHub lets people redeliver for a while
 
+# KEYS: dedupe mark, stream, and optionally a hash counting the outcome (best effort: pcall,
+# so a count that fails never fails the append).
 _APPEND = """
 local seen = redis.call('GET', KEYS[1])
 if seen then
+  if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], 'duplicate', 1) end
   return {0, seen}
 end
 local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[2], 'event', ARGV[3],
   'received_at', ARGV[4], 'body', ARGV[5])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], 'accepted', 1) end
 return {1, id}
 """
 
@@ -97,10 +101,19 @@ class EventStream:
     def _dedupe_key(self, delivery_id: str) -> str:
         return f"{self._prefix}:delivery:{delivery_id}"
 
-    async def append(self, *, delivery_id: str, event: str, body: bytes) -> tuple[bool, str]:
-        """``(True, entry id)`` for a new delivery, ``(False, first entry id)`` for a repeat."""
+    async def append(
+        self, *, delivery_id: str, event: str, body: bytes, counts_key: str | None = None
+    ) -> tuple[bool, str]:
+        """``(True, entry id)`` for a new delivery, ``(False, first entry id)`` for a repeat.
+
+        With ``counts_key``, the same script also counts ``accepted`` or ``duplicate`` in that
+        hash (one round trip per delivery instead of two; a failed count is ignored).
+        """
+        keys = [self._dedupe_key(delivery_id), self.key]
+        if counts_key is not None:
+            keys.append(counts_key)
         created, entry_id = await self._append(
-            keys=[self._dedupe_key(delivery_id), self.key],
+            keys=keys,
             args=[
                 _DEDUPE_SECONDS,
                 delivery_id,

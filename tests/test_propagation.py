@@ -6,11 +6,9 @@ that every path gets there (speed goals live in bench/, not in the suite).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import statistics
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +22,7 @@ from flags.model import KILL_SWITCH_FLAG, Issue
 from flags.provision import EVENTS_SECRET_HEADER
 from flags.transitions import Actor, ActorKind
 from service.control import MigrationControl
+from service.propagation_timing import RuntimeObserver, time_flips, wait_for_the_addon
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 from tests.conftest import RunningService, serve_app
@@ -53,39 +52,16 @@ async def addon_service(
     port = urlsplit(settings.service_url).port or 80
     own = dataclasses.replace(settings, redis_prefix=prefix)
     async with serve_app(own, port) as running:
-        deadline = time.monotonic() + 90
-        while running.app.state.unleash_notifications == 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("Unleash's webhook addon never called the service")
-            await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
-            await asyncio.sleep(1)
-            await flags_reset.set_enabled(KILL_SWITCH_FLAG, False)
-            await asyncio.sleep(1)
+        await wait_for_the_addon(
+            flags_reset, lambda: running.app.state.unleash_notifications > 0, within=90
+        )
         yield running
-
-
-async def _time_until_honoured(runtime: Runtime, flip: Callable[[], Awaitable[object]]) -> float:
-    start = time.perf_counter()
-    await flip()
-    deadline = start + 15
-    while time.perf_counter() < deadline:
-        snapshot = runtime.flags.snapshot(repository=ISSUE.repository, issue_number=ISSUE.number)
-        if snapshot.kill_switch:
-            return time.perf_counter() - start
-        await asyncio.sleep(0.001)
-    raise AssertionError("the kill switch never reached routing")
 
 
 async def _measure(
     runtime: Runtime, admin: UnleashAdmin, flip: Callable[[], Awaitable[object]]
 ) -> list[float]:
-    times = []
-    for _ in range(FLIPS):
-        await admin.set_enabled(KILL_SWITCH_FLAG, False)
-        await runtime.provider.refresh()
-        await asyncio.sleep(0.2)
-        times.append(await _time_until_honoured(runtime, flip))
-    return times
+    return await time_flips(RuntimeObserver(runtime, ISSUE), admin, flip, flips=FLIPS)
 
 
 def _report(path: str, times: list[float]) -> dict[str, float]:

@@ -317,6 +317,18 @@ async def test_same_delivery_fifty_times_at_once_is_enqueued_once(
     assert await _counts(service, redis_client) == {"accepted": 1, "duplicate": 49}
 
 
+async def test_a_count_that_cannot_be_written_never_fails_the_delivery(
+    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+) -> None:
+    counts = counts_key(service.settings.redis_prefix)
+    await redis_client.set(counts, "not a hash")  # HINCRBY now fails with WRONGTYPE
+    response = await _post(http, service, BODY, _headers(service, BODY, delivery="d-uncounted"))
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] is True
+    assert await _stream_length(service, redis_client) == 1
+    assert await redis_client.get(counts) == "not a hash"
+
+
 # the stream cannot be written
 
 
