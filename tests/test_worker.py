@@ -54,10 +54,13 @@ def issue_body(number: int, *, action: str = "opened") -> bytes:
     return json.dumps(payload).encode()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, what: str) -> None:
-    """Poll ``check`` until it holds (the worker runs in the background), for up to 15 s."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, what: str, within: float = 15
+) -> None:
+    """Poll ``check`` until it holds (the worker runs in the background), for up to ``within``
+    seconds."""
     try:
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(within):
             for _ in itertools.count():
                 if await check():
                     return
