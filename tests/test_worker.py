@@ -377,6 +377,53 @@ async def test_kill_switch_cancels_python_work_and_hands_the_issue_back(
     assert [job["status"] for job in python_jobs.values()] == ["cancelled"]
     owner = await OwnershipStore(runtime.redis, prefix=runtime.prefix).owner(Issue(REPO, 8))
     assert owner is not None and owner.system is System.TYPESCRIPT
+    # the cancelled delivery is handed over: typescript acts on it instead
+    assert await job_state(worker, "d-8a", System.TYPESCRIPT) is JobState.DISPATCHED
+
+
+async def test_kill_switch_sweep_hands_back_python_work_on_issues_without_new_events(
+    runtime: Runtime, sims: Sims, flags_reset: UnleashAdmin
+) -> None:
+    await set_mode(flags_reset, runtime, Mode.PYTHON_ONLY)
+    worker = make_worker(runtime, sims.agents(runtime.http))
+    async with running(worker):
+        for number in (13, 14):
+            await worker.stream.append(
+                delivery_id=f"d-{number}", event="issues", body=issue_body(number)
+            )
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="python's jobs")
+        await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
+        await runtime.provider.refresh()  # no further event of either issue arrives
+
+        async def handed_over() -> bool:
+            states = [await job_state(worker, f"d-{n}", System.TYPESCRIPT) for n in (13, 14)]
+            return states == [JobState.DISPATCHED] * 2
+
+        await eventually(handed_over, what="typescript to get python's cancelled work")
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="the hand-overs")
+    for number in (13, 14):
+        assert await job_state(worker, f"d-{number}", System.PYTHON) is JobState.CANCELLED
+        owner = await OwnershipStore(runtime.redis, prefix=runtime.prefix).owner(
+            Issue(REPO, number)
+        )
+        assert owner is not None and owner.system is System.TYPESCRIPT
+    assert {job["status"] for job in (await sims.jobs(System.PYTHON)).values()} == {"cancelled"}
+    assert [job["acted"] for job in (await sims.jobs(System.TYPESCRIPT)).values()] == [1, 1]
+    assert await runtime.redis.xlen(worker.stream.key) == 4  # each delivery handed over once
+
+
+async def test_a_delivery_is_handed_over_once_and_only_if_its_entry_exists(
+    runtime: Runtime,
+) -> None:
+    stream = EventStream(runtime.redis, prefix=runtime.prefix)
+    _, first = await stream.append(delivery_id="d-15", event="issues", body=issue_body(15))
+    copy = await stream.hand_over("d-15")
+    assert copy is not None and copy != first
+    assert await stream.hand_over("d-15") == copy
+    rows: Any = await runtime.redis.xrange(stream.key)
+    assert [fields["delivery_id"] for _, fields in rows] == ["d-15", "d-15"]
+    assert rows[0][1]["body"] == rows[1][1]["body"]
+    assert await stream.hand_over("never-accepted") is None
 
 
 @dataclass
