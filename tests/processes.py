@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from flags.model import System
 from service import stack
@@ -31,11 +32,13 @@ from tests.test_worker import Sims, eventually
 
 __all__ = [
     "SWITCHYARD",
+    "RedisServer",
     "act_id",
     "agent_processes",
     "kill_mid_dispatch",
     "pending_of",
     "process",
+    "redis_server",
     "run",
     "service_process",
     "started",
@@ -179,16 +182,10 @@ def act_id(delivery: str, system: System = System.TYPESCRIPT) -> str:
 
 
 async def kill_mid_dispatch(
-    proc: asyncio.subprocess.Process,
-    name: str,
-    *,
-    redis: Redis,
-    prefix: str,
-    sims: Sims,
-    system: System = System.TYPESCRIPT,
+    proc: asyncio.subprocess.Process, name: str, *, redis: Redis, prefix: str, sims: Sims
 ) -> list[str]:
-    """SIGKILL the worker while it waits for the agent's 202 (the agent already has the job);
-    the deliveries it died holding whose job was still pending."""
+    """SIGKILL the worker while it waits for an agent's 202 (the agent already has the job);
+    the deliveries it died holding whose acting job was still pending."""
     stream, jobs = EventStream(redis, prefix=prefix), JobStore(redis, prefix=prefix)
 
     async def held() -> list[str]:
@@ -199,21 +196,78 @@ async def kill_mid_dispatch(
             deliveries += [str(fields["delivery_id"]) for _, fields in entry]
         return deliveries
 
-    async def waiting_for_the_agent() -> bool:
-        at_agent = await sims.jobs(system)
-        for delivery in await held():
+    async def pending(delivery: str) -> bool:
+        for system in System:
             job = await jobs.get(act_id(delivery, system))
-            if act_id(delivery, system) in at_agent and job and job.state is JobState.PENDING:
+            if job is not None and job.state is JobState.PENDING:
                 return True
         return False
 
-    await eventually(waiting_for_the_agent, what=f"worker {name} to be mid-dispatch")
+    async def waiting_for_an_agent() -> bool:
+        at_agents = {job_id for system in System for job_id in await sims.jobs(system)}
+        for delivery in await held():
+            sent = {act_id(delivery, system) for system in System} & at_agents
+            if sent and await pending(delivery):
+                return True
+        return False
+
+    await eventually(waiting_for_an_agent, what=f"worker {name} to be mid-dispatch")
     proc.send_signal(signal.SIGKILL)
     assert await proc.wait() == -signal.SIGKILL
     deliveries = await held()
     assert deliveries, f"worker {name} died holding no entries"
-    states = [getattr(await jobs.get(act_id(d, system)), "state", None) for d in deliveries]
-    return [d for d, state in zip(deliveries, states, strict=True) if state is JobState.PENDING]
+    return [delivery for delivery in deliveries if await pending(delivery)]
+
+
+@dataclasses.dataclass
+class RedisServer:
+    """A ``redis-server`` of the test's own (loopback, free port, own data directory) that can
+    be stopped and started again on the same port and data, like a restarted server."""
+
+    directory: Path
+    config: dict[str, str]
+    port: int = dataclasses.field(default_factory=free_port)
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory)]
+        args += [arg for key, value in self.config.items() for arg in (f"--{key}", value)]
+        with (self.directory / "redis.log").open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                "redis-server", *args, stdout=log, stderr=asyncio.subprocess.STDOUT
+            )
+        client = Redis.from_url(self.url)
+        try:
+
+            async def answers() -> bool:
+                with contextlib.suppress(RedisError):
+                    return bool(await client.ping())
+                return False
+
+            await eventually(answers, what=f"redis-server on port {self.port}")
+        finally:
+            await client.aclose()
+
+    async def stop(self) -> None:
+        """SIGTERM: Redis writes and fsyncs its AOF, then exits (a graceful restart)."""
+        if self.proc is not None:
+            await _stop(self.proc)
+            self.proc = None
+
+
+@contextlib.asynccontextmanager
+async def redis_server(directory: Path, config: Mapping[str, str]) -> AsyncIterator[RedisServer]:
+    """A running :class:`RedisServer` with ``config`` (``{"appendonly": "yes", ...}``)."""
+    server = RedisServer(directory, dict(config))
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
 
 
 @contextlib.asynccontextmanager
