@@ -73,6 +73,32 @@ async def test_matching_control_and_candidate_make_one_comparison(
     assert await redis_client.xlen(recorder.completions_key) == 3
 
 
+async def test_a_completion_reported_again_is_recorded_once(
+    redis_client: Redis, prefix: str
+) -> None:
+    recorder = OutcomeRecorder(redis_client, prefix=prefix)
+    acting = _job(System.PYTHON, dry_run=False)
+    assert await recorder.completion_once(acting, _done(acting, pr=41)) == (True, None)
+    assert await recorder.completion_once(acting, _done(acting, pr=41)) == (False, None)
+    assert await redis_client.xlen(recorder.completions_key) == 1
+
+
+async def test_a_repeat_finishes_the_pairing_a_failure_left_undone(
+    redis_client: Redis, prefix: str
+) -> None:
+    recorder = OutcomeRecorder(redis_client, prefix=prefix)
+    control, candidate = _job(System.TYPESCRIPT, dry_run=False), _job(System.PYTHON, dry_run=True)
+    await recorder.completion_once(control, _done(control))
+    first, record = await recorder.completion_once(candidate, _done(candidate))
+    assert first and record is not None
+    # as if Redis had failed after the entry was written, before the pair was compared
+    await redis_client.delete(f"{prefix}:pair:{candidate.delivery_id}:{candidate.issue}")
+    await recorder.completion_once(control, _done(control))
+    first, record = await recorder.completion_once(candidate, _done(candidate))
+    assert not first and record is not None and record["match"] == "1"
+    assert await redis_client.xlen(recorder.completions_key) == 2
+
+
 async def test_different_outputs_are_a_mismatch(redis_client: Redis, prefix: str) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     control, candidate = _job(System.PYTHON, dry_run=False), _job(System.TYPESCRIPT, dry_run=True)
