@@ -196,6 +196,11 @@ class Dispatcher:
         try:
             await retry(attempt, self._policy, sleep=self._sleep)
         except AgentError as error:
+            current = await self._jobs.get(job_id)
+            if current is not None and current.state is JobState.COMPLETED:
+                # the agent's answers were lost, but it took the job: its completion came back
+                _log.info("job %s completed though its dispatch failed: %s", job_id, error)
+                return _Outcome(job_id, JobState.COMPLETED, attempts)
             return _Outcome(job_id, JobState.PENDING, attempts, error)
         current = await self._jobs.get(job_id)
         if current is None or current.state is JobState.PENDING:

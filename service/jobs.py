@@ -129,12 +129,13 @@ class JobStore:
         owner_token: int | None = None,
     ) -> bool:
         """Move a job to ``state``; False if the job is unknown or already finished and
-        ``state`` would move it backwards (a completion that beat the DISPATCHED write)."""
+        ``state`` would move it backwards (a completion that beat the DISPATCHED write, or the
+        retries of a job whose answers were lost running out after the agent completed it)."""
         job = await self.get(job_id)
         if job is None:
             return False
         finished = job.state in (JobState.COMPLETED, JobState.CANCELLED)
-        if finished and state in (JobState.PENDING, JobState.DISPATCHED):
+        if finished and state in (JobState.PENDING, JobState.DISPATCHED, JobState.DEAD):
             return False
         mapping: dict[FieldT, EncodableT] = {
             "state": state.value,

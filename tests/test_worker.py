@@ -27,7 +27,7 @@ from service.dispatch import replay_dead_letter
 from service.event_stream import GROUP, EventStream
 from service.github_events import CheckCompleted, PullRequestClosed
 from service.issue_lock import IssueLock
-from service.jobs import JobState, job_id_for
+from service.jobs import JobState, JobStore, job_id_for
 from service.ownership import OwnershipStore
 from service.retry import RetryPolicy
 from service.runtime import Runtime, open_runtime
@@ -265,6 +265,32 @@ async def test_agent_down_dead_letters_and_replay_dispatches_after_recovery(
         await eventually(dispatched, what="the replayed dispatch")
     assert await worker.stream.dead_letters() == []
     assert (await sims.jobs(System.TYPESCRIPT))[job_id]["acted"] == 1
+
+
+async def test_a_job_completed_while_its_answers_were_lost_is_not_dead_lettered(
+    runtime: Runtime,
+) -> None:
+    jobs = JobStore(runtime.redis, prefix=runtime.prefix)
+
+    async def taken_but_never_answered(request: httpx.Request) -> httpx.Response:
+        job_id = json.loads(request.content)["job_id"]
+        await jobs.update(job_id, JobState.COMPLETED)  # the agent's callback gets through
+        raise httpx.ReadTimeout("the 202 never arrives", request=request)
+
+    transport = httpx.MockTransport(taken_but_never_answered)
+    async with httpx.AsyncClient(transport=transport) as http:
+        agents: dict[System, AgentSystem] = {
+            System.TYPESCRIPT: TypeScriptAgent(base_url="http://typescript.test", http=http)
+        }
+        worker = make_worker(runtime, agents)
+        async with running(worker):
+            await worker.stream.append(delivery_id="d-16", event="issues", body=issue_body(16))
+            await eventually(lambda: drained(runtime.redis, worker.stream), what="the ack")
+    assert await job_state(worker, "d-16", System.TYPESCRIPT) is JobState.COMPLETED
+    assert await worker.stream.dead_letters() == []
+    job_id = job_id_for("d-16", System.TYPESCRIPT, dry_run=False)
+    assert await jobs.update(job_id, JobState.DEAD) is False  # finished stays finished
+    assert await jobs.in_flight(Issue(REPO, 16)) == []
 
 
 async def test_the_same_delivery_handled_twice_is_dispatched_once(
