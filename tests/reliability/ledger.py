@@ -12,7 +12,9 @@ simulated agent's ``/_jobs`` ledger and counts, over the deliveries the service 
 - ``lost``: acted on by none;
 - ``doubly_acted``: issues on which both systems have an acting job that was not cancelled;
 - ``repeated``: deliveries with more than one such job, or a job the agent acted on twice;
-- ``unexpected``: acting jobs at an agent that belong to no accepted delivery.
+- ``unexpected``: acting jobs at an agent that belong to no accepted delivery;
+- ``unrecorded``: jobs an agent completed (its callback was answered) or cancelled that
+  Switchyard's job records do not hold as completed or cancelled.
 
 Job ids are derived from (delivery, system, role), so the ledger maps jobs back to deliveries
 without asking Switchyard. :func:`report` prints the case's one line and adds it to
@@ -39,7 +41,7 @@ from flags.model import Issue, System
 from flags.secret import Secret
 from service.event_stream import EventStream
 from service.github_signature import sign
-from service.jobs import job_id_for
+from service.jobs import JobState, JobStore, job_id_for
 from tests.test_worker import Sims, drained, eventually
 
 __all__ = [
@@ -150,6 +152,7 @@ class Counts:
     doubly_acted: int
     repeated: int
     unexpected: int
+    unrecorded: int
 
     def line(self, case: str) -> str:
         return (
@@ -167,6 +170,7 @@ class Ledger:
     doubly_acted: list[Issue]
     repeated: list[str]
     unexpected: list[str]
+    unrecorded: list[str]
 
     def counts(self, github: GitHub) -> Counts:
         return Counts(
@@ -177,6 +181,7 @@ class Ledger:
             doubly_acted=len(self.doubly_acted),
             repeated=len(self.repeated),
             unexpected=len(self.unexpected),
+            unrecorded=len(self.unrecorded),
         )
 
     def acted_by(self, system: System) -> set[str]:
@@ -188,7 +193,12 @@ def _effective(job: dict[str, Any] | None) -> bool:
     return job is not None and not job["dry_run"] and job["status"] != "cancelled"
 
 
-async def read_ledger(github: GitHub, sims: Sims) -> Ledger:
+_RECORDED = {"completed": JobState.COMPLETED, "cancelled": JobState.CANCELLED}
+
+
+async def read_ledger(github: GitHub, sims: Sims, records: JobStore | None = None) -> Ledger:
+    """The agents' ledger against GitHub's accepted deliveries (and, given ``records``,
+    against Switchyard's job records)."""
     jobs = {system: await sims.jobs(system) for system in System}
     acting: dict[str, list[System]] = {}
     per_issue: dict[Issue, set[System]] = {}
@@ -211,7 +221,14 @@ async def read_ledger(github: GitHub, sims: Sims) -> Ledger:
         if job_id not in known and _effective(job)
     ]
     doubly = sorted(issue for issue, systems in per_issue.items() if len(systems) > 1)
-    return Ledger(jobs, acting, doubly, repeated, unexpected)
+    unrecorded = []
+    for seen in jobs.values() if records is not None else ():
+        for job_id, job in seen.items():
+            expected = _RECORDED.get(job["status"])
+            record = await records.get(job_id) if expected and records else None
+            if expected and getattr(record, "state", None) is not expected:
+                unrecorded.append(f"{job_id}: {job['status']} at the agent, {record}")
+    return Ledger(jobs, acting, doubly, repeated, unexpected, unrecorded)
 
 
 async def settle(
@@ -219,17 +236,18 @@ async def settle(
 ) -> Ledger:
     """Wait until every accepted delivery took effect at an agent and the event stream is
     drained (or the deadline passes: then the ledger shows what is missing), and read it."""
-    stream = EventStream(redis, prefix=prefix)
+    stream, records = EventStream(redis, prefix=prefix), JobStore(redis, prefix=prefix)
 
     async def at_rest() -> bool:
-        ledger = await read_ledger(github, sims)
-        return all(ledger.acting.values()) and await drained(redis, stream)
+        ledger = await read_ledger(github, sims, records)
+        settled = all(ledger.acting.values()) and not ledger.unrecorded
+        return settled and await drained(redis, stream)
 
     try:
         await eventually(at_rest, what="every accepted delivery to take effect", within=within)
     except AssertionError:
         pass  # the counts below say what is missing
-    return await read_ledger(github, sims)
+    return await read_ledger(github, sims, records)
 
 
 def report(case: str, github: GitHub, ledger: Ledger, **extra: Any) -> Counts:
@@ -260,4 +278,5 @@ def assert_clean(case: str, github: GitHub, ledger: Ledger) -> None:
     assert counts.repeated == 0, f"{case}: acted on more than once: {ledger.repeated[:10]}"
     assert counts.unexpected == 0, f"{case}: jobs of no accepted delivery: {ledger.unexpected}"
     assert counts.doubly_acted == 0, f"{case}: both systems acted on {ledger.doubly_acted[:10]}"
+    assert counts.unrecorded == 0, f"{case}: Switchyard's records disagree: {ledger.unrecorded[:5]}"
     assert counts.dispatched == counts.accepted
