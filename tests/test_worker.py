@@ -58,12 +58,16 @@ async def eventually(
     check: Callable[[], Awaitable[bool]], *, what: str, within: float = 15
 ) -> None:
     """Poll ``check`` until it holds (the worker runs in the background), for up to ``within``
-    seconds."""
+    seconds. The deadline is also checked between polls: a library that swallows the
+    cancellation ``asyncio.timeout`` delivers would otherwise make the wait endless."""
+    deadline = asyncio.get_running_loop().time() + within
     try:
         async with asyncio.timeout(within):
             for _ in itertools.count():
                 if await check():
                     return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError
                 await asyncio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
