@@ -46,15 +46,12 @@ async def completions(request: Request) -> JSONResponse:
     job = await jobs.get(completion.job_id)
     if job is None or job.system is not system or job.issue.number != completion.issue_number:
         raise UnknownJob(f"no job {completion.job_id!r} was dispatched to {system}", system=system)
-    first = await runtime.redis.set(
-        f"{runtime.prefix}:completion-seen:{job.job_id}", "1", nx=True, ex=30 * 24 * 3600
-    )
+    # Every step is safe to repeat: if Redis fails part-way, the agent's retry finishes the job.
+    await jobs.update(job.job_id, JobState.COMPLETED)
+    recorder = OutcomeRecorder(runtime.redis, prefix=runtime.prefix)
+    first, comparison = await recorder.completion_once(job, completion)
     if not first:
         return JSONResponse({"recorded": False, "duplicate": True})
-    await jobs.update(job.job_id, JobState.COMPLETED)
-    comparison = await OutcomeRecorder(runtime.redis, prefix=runtime.prefix).completion(
-        job, completion
-    )
     return JSONResponse({"recorded": True, "comparison": comparison})
 
 

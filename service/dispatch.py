@@ -13,6 +13,9 @@ sent. The acting job is the control path: when the agent refuses it or the retri
 event goes to the dead-letter stream and the job is marked ``dead``. The shadow job is the
 candidate: whatever goes wrong is logged and the job marked ``dead``, but it never reaches the
 dead-letter stream and never fails the acting path (GitHub's Scientist).
+
+Cancelling a system's in-flight jobs (a rollback) hands each cancelled acting job's delivery
+over: it is appended to the event stream again and routed anew, so its work is not lost.
 """
 
 from __future__ import annotations
@@ -133,9 +136,13 @@ class Dispatcher:
         )
         return JobState.DEAD
 
-    async def cancel_in_flight(self, issue: Issue, *, system: System = System.PYTHON) -> list[str]:
-        """Cancel ``system``'s in-flight jobs on ``issue`` (the hand-back); the ids cancelled.
-        If the agent cannot be reached the jobs stay in flight, to be cancelled next time."""
+    async def cancel_in_flight(
+        self, issue: Issue, *, system: System = System.PYTHON
+    ) -> list[str] | None:
+        """Cancel ``system``'s in-flight jobs on ``issue`` (the hand-back); the ids cancelled,
+        or None if the agent could not be reached (the jobs stay in flight, to be cancelled
+        next time). The delivery of every cancelled acting job is handed over (appended to
+        the event stream again, once), so its work is routed anew, not lost."""
         jobs = [job for job in await self._jobs.in_flight(issue) if job.system is system]
         if not jobs:
             return []
@@ -144,7 +151,12 @@ class Dispatcher:
             await retry(lambda: agent.cancel(issue), self._policy, sleep=self._sleep)
         except AgentError as error:
             _log.error("could not cancel %s's work on %s: %s", system, issue, error)
-            return []
+            return None
+        # Hand over before marking cancelled: a crash in between leaves the jobs in flight,
+        # cancelled again next time, and the hand-over happens once whatever the repeats.
+        for job in jobs:
+            if not job.dry_run and await self._stream.hand_over(job.delivery_id) is None:
+                _log.error("cannot hand over delivery %s: its entry is gone", job.delivery_id)
         for job in jobs:
             await self._jobs.update(job.job_id, JobState.CANCELLED)
         _log.info("cancelled %s's jobs on %s: %s", system, issue, [job.job_id for job in jobs])
@@ -184,6 +196,11 @@ class Dispatcher:
         try:
             await retry(attempt, self._policy, sleep=self._sleep)
         except AgentError as error:
+            current = await self._jobs.get(job_id)
+            if current is not None and current.state is JobState.COMPLETED:
+                # the agent's answers were lost, but it took the job: its completion came back
+                _log.info("job %s completed though its dispatch failed: %s", job_id, error)
+                return _Outcome(job_id, JobState.COMPLETED, attempts)
             return _Outcome(job_id, JobState.PENDING, attempts, error)
         current = await self._jobs.get(job_id)
         if current is None or current.state is JobState.PENDING:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from flags.model import System
 
-__all__ = ["BUCKETS", "DurationHistogram", "HistogramCounts"]
+__all__ = ["BUCKETS", "DurationHistogram", "HistogramCounts", "bucket_field"]
 
 BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, math.inf)
 """Upper bounds in seconds: an agent run takes seconds to tens of minutes."""
@@ -23,6 +23,11 @@ BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600,
 
 def _bound(upper: float) -> str:
     return "+Inf" if math.isinf(upper) else repr(float(upper))  # "1.0": as Prometheus writes
+
+
+def bucket_field(seconds: float) -> str:
+    """The hash field counting ``seconds``: its bucket's upper bound (not cumulative)."""
+    return f"le:{_bound(next(bound for bound in BUCKETS if seconds <= bound))}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +51,16 @@ class DurationHistogram:
         self._redis = redis
         self._prefix = prefix
 
-    def _key(self, system: System, dry_run: bool) -> str:
+    def key(self, system: System, *, dry_run: bool) -> str:
         role = "shadow" if dry_run else "acting"
         return f"{self._prefix}:histogram:{system.value}:{role}"
 
     async def observe(
         self, system: System, *, seconds: float, success: bool, dry_run: bool
     ) -> None:
-        key = self._key(system, dry_run)
-        upper = next(bound for bound in BUCKETS if seconds <= bound)
+        key = self.key(system, dry_run=dry_run)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, f"le:{_bound(upper)}", 1)
+            pipe.hincrby(key, bucket_field(seconds), 1)
             pipe.hincrby(key, "count", 1)
             pipe.hincrbyfloat(key, "sum", max(seconds, 0.0))
             if success:
@@ -67,7 +71,7 @@ class DurationHistogram:
         result = []
         for system in System:
             for dry_run in (False, True):
-                raw = await self._redis.hgetall(self._key(system, dry_run))
+                raw = await self._redis.hgetall(self.key(system, dry_run=dry_run))
                 running = 0
                 buckets = []
                 for upper in BUCKETS:

@@ -7,7 +7,8 @@ back) can never leave a mark without its entry. Workers read through the consume
 ``workers``; an entry stays pending until a worker acknowledges it, and an entry left pending
 by a dead worker is claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be
 dispatched after the last retry goes to the dead-letter stream, from where it can be listed
-and replayed.
+and replayed. A delivery whose python job is cancelled on a rollback is handed over: a copy of
+its entry is appended once more (``hand_over``, at most once per delivery) and routed again.
 
 Entry fields: ``delivery_id``, ``event`` (GitHub's event name), ``received_at`` (unix seconds)
 and ``body`` (the raw JSON, as GitHub sent it). Dead letters add ``error``, ``system``,
@@ -40,6 +41,34 @@ local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[2], 'event', ARG
   'received_at', ARGV[4], 'body', ARGV[5])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], 'accepted', 1) end
+return {1, id}
+"""
+
+
+# KEYS: the delivery's dedupe mark, its hand-over mark, stream. ARGV: seconds, received_at.
+# Appends a copy of the delivery's first entry once: {1, new id}, {0, the copy's id} if it was
+# already copied, {-1, ''} if the first entry is gone.
+_HAND_OVER = """
+local copied = redis.call('GET', KEYS[2])
+if copied then
+  return {0, copied}
+end
+local first = redis.call('GET', KEYS[1])
+if not first then
+  return {-1, ''}
+end
+local rows = redis.call('XRANGE', KEYS[3], first, first)
+if #rows == 0 then
+  return {-1, ''}
+end
+local f = {}
+local raw = rows[1][2]
+for i = 1, #raw, 2 do
+  f[raw[i]] = raw[i + 1]
+end
+local id = redis.call('XADD', KEYS[3], '*', 'delivery_id', f['delivery_id'], 'event', f['event'],
+  'received_at', ARGV[2], 'body', f['body'])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
 return {1, id}
 """
 
@@ -97,6 +126,7 @@ class EventStream:
         self.dead_key = f"{prefix}:dead-letters"
         self._prefix = prefix
         self._append = redis.register_script(_APPEND)
+        self._hand_over = redis.register_script(_HAND_OVER)
 
     def _dedupe_key(self, delivery_id: str) -> str:
         return f"{self._prefix}:delivery:{delivery_id}"
@@ -123,6 +153,21 @@ class EventStream:
             ],
         )
         return bool(created), str(entry_id)
+
+    async def hand_over(self, delivery_id: str) -> str | None:
+        """Append a copy of an accepted delivery's entry once more (same delivery id), so it
+        is routed again: the work of a cancelled job handed to the other system. Once per
+        delivery, however often it is called; the copy's entry id, or None if the delivery's
+        entry is gone (its dedupe mark expired)."""
+        _, entry_id = await self._hand_over(
+            keys=[
+                self._dedupe_key(delivery_id),
+                f"{self._prefix}:handed-over:{delivery_id}",
+                self.key,
+            ],
+            args=[_DEDUPE_SECONDS, f"{time.time():.6f}"],
+        )
+        return str(entry_id) or None
 
     async def ensure_group(self) -> None:
         try:

@@ -24,6 +24,34 @@ __all__ = ["Job", "JobState", "JobStore", "job_id_for"]
 
 _TTL_SECONDS = 30 * 24 * 3600
 
+# KEYS: job, in-flight set of its issue. ARGV: job id, state, updated_at, attempts or '',
+# owner token or ''. Checks and writes in one step, so a completion and the dispatching
+# worker's DISPATCHED racing each other cannot move a finished job back. 1 if moved.
+_UPDATE = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then
+  return 0
+end
+local finished = current == 'completed' or current == 'cancelled'
+local backwards = ARGV[2] == 'pending' or ARGV[2] == 'dispatched' or ARGV[2] == 'dead'
+if finished and backwards then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'attempts', ARGV[4])
+end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'owner_token', ARGV[5])
+end
+if ARGV[2] == 'completed' or ARGV[2] == 'cancelled' or ARGV[2] == 'dead' then
+  redis.call('SREM', KEYS[2], ARGV[1])
+else
+  redis.call('SADD', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
 
 class JobState(StrEnum):
     PENDING = "pending"  # recorded, not yet accepted by the agent system
@@ -89,6 +117,7 @@ class JobStore:
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._update = redis.register_script(_UPDATE)
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}:job:{job_id}"
@@ -129,29 +158,16 @@ class JobStore:
         owner_token: int | None = None,
     ) -> bool:
         """Move a job to ``state``; False if the job is unknown or already finished and
-        ``state`` would move it backwards (a completion that beat the DISPATCHED write)."""
-        job = await self.get(job_id)
+        ``state`` would move it backwards (a completion that beat the DISPATCHED write, or the
+        retries of a job whose answers were lost running out after the agent completed it)."""
+        job = await self.get(job_id)  # for its issue, which never changes
         if job is None:
             return False
-        finished = job.state in (JobState.COMPLETED, JobState.CANCELLED)
-        if finished and state in (JobState.PENDING, JobState.DISPATCHED):
-            return False
-        mapping: dict[FieldT, EncodableT] = {
-            "state": state.value,
-            "updated_at": f"{time.time():.6f}",
-        }
-        if attempts is not None:
-            mapping["attempts"] = str(attempts)
-        if owner_token is not None:
-            mapping["owner_token"] = str(owner_token)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(job_id), mapping=mapping)
-            if state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DEAD):
-                pipe.srem(self._inflight_key(job.issue), job_id)
-            else:  # pending again after a replay, or dispatched: in flight
-                pipe.sadd(self._inflight_key(job.issue), job_id)
-            await pipe.execute()
-        return True
+        args = [job_id, state.value, f"{time.time():.6f}"]
+        args += ["" if attempts is None else str(attempts)]
+        args += ["" if owner_token is None else str(owner_token)]
+        keys = [self._key(job_id), self._inflight_key(job.issue)]
+        return bool(await self._update(keys=keys, args=args))
 
     async def in_flight(self, issue: Issue) -> list[Job]:
         ids = await self._redis.smembers(self._inflight_key(issue))

@@ -22,7 +22,7 @@ from redis.typing import EncodableT, FieldT
 
 from flags.model import Issue
 from service.agents.completion import Completion
-from service.duration_histogram import DurationHistogram
+from service.duration_histogram import DurationHistogram, bucket_field
 from service.github_events import CheckCompleted, PullRequestClosed
 from service.jobs import Job
 from service.ownership import OwnershipStore
@@ -31,6 +31,23 @@ __all__ = ["OutcomeRecorder", "stream_fields"]
 
 _MAXLEN = 200_000
 _PAIR_TTL = 7 * 24 * 3600
+_SEEN_TTL = 30 * 24 * 3600
+
+# KEYS: seen-mark, stream, histogram hash. ARGV: mark ttl, stream maxlen, histogram bucket field,
+# seconds, success (1/0), then field, value, ... of the entry. 1 if recorded now, 0 for a repeat.
+_RECORD_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 6))
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[3], 'count', 1)
+redis.call('HINCRBYFLOAT', KEYS[3], 'sum', ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[3], 'succeeded', 1)
+end
+return 1
+"""
 
 
 def stream_fields(values: dict[str, str]) -> dict[FieldT, EncodableT]:
@@ -50,14 +67,13 @@ class OutcomeRecorder:
         self.completions_key = f"{prefix}:completions"
         self.comparisons_key = f"{prefix}:comparisons"
         self.quality_key = f"{prefix}:quality"
+        self._record_once = redis.register_script(_RECORD_ONCE)
 
     def _pr_key(self, repository: str, pr_number: int) -> str:
         return f"{self._prefix}:pr:{repository}#{pr_number}"
 
-    async def completion(self, job: Job, completion: Completion) -> dict[str, str] | None:
-        """Record a job's completion; returns the comparison record if this one closed a pair."""
-        now = time.time()
-        entry = {
+    def _entry(self, job: Job, completion: Completion) -> dict[str, str]:
+        return {
             "job_id": job.job_id,
             "delivery_id": job.delivery_id,
             "system": job.system.value,
@@ -67,8 +83,12 @@ class OutcomeRecorder:
             "dry_run": "1" if completion.dry_run else "0",
             "pr_number": str(completion.pr_number or ""),
             "output_digest": completion.output_digest or "",
-            "at": f"{now:.6f}",
+            "at": f"{time.time():.6f}",
         }
+
+    async def completion(self, job: Job, completion: Completion) -> dict[str, str] | None:
+        """Record a job's completion; returns the comparison record if this one closed a pair."""
+        entry = self._entry(job, completion)
         await self._redis.xadd(
             self.completions_key, stream_fields(entry), maxlen=_MAXLEN, approximate=True
         )
@@ -78,6 +98,38 @@ class OutcomeRecorder:
             success=completion.success,
             dry_run=completion.dry_run,
         )
+        return await self._link_and_pair(job, completion, entry)
+
+    async def completion_once(
+        self, job: Job, completion: Completion
+    ) -> tuple[bool, dict[str, str] | None]:
+        """Record a job's completion once however often it is reported: ``(True, comparison)``
+        the first time, ``(False, comparison)`` for a repeat. The seen-mark and the entry are
+        written together (one script), so a failure part-way records neither and the agent's
+        retry records it; the PR link and the pairing are idempotent and redone on repeats."""
+        entry = self._entry(job, completion)
+        fields = [part for item in entry.items() for part in item]
+        seconds = max(completion.duration_seconds, 0.0)
+        first = await self._record_once(
+            keys=[
+                f"{self._prefix}:completion-seen:{job.job_id}",
+                self.completions_key,
+                self._histogram.key(job.system, dry_run=completion.dry_run),
+            ],
+            args=[
+                _SEEN_TTL,
+                _MAXLEN,
+                bucket_field(seconds),
+                repr(seconds),
+                "1" if completion.success else "0",
+                *fields,
+            ],
+        )
+        return bool(first), await self._link_and_pair(job, completion, entry)
+
+    async def _link_and_pair(
+        self, job: Job, completion: Completion, entry: dict[str, str]
+    ) -> dict[str, str] | None:
         if completion.pr_number is not None and not completion.dry_run:
             await self._redis.hset(
                 self._pr_key(job.issue.repository, completion.pr_number),
@@ -90,7 +142,7 @@ class OutcomeRecorder:
         key = f"{self._prefix}:pair:{job.delivery_id}:{job.issue}"
         role = "candidate" if job.dry_run else "control"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, role, json.dumps(entry))
+            pipe.hsetnx(key, role, json.dumps(entry))  # a repeat keeps the first report
             pipe.expire(key, _PAIR_TTL)
             pipe.hgetall(key)
             _, _, both = await pipe.execute()

@@ -6,7 +6,7 @@ It plays either system with a success rate and a latency that can be changed whi
     POST /issues/{owner}/{name}/{n}/cancel   200 {"cancelled": [...]}: pending jobs, no callback
     GET  /health                             200, or 503 while made unhealthy
     POST /_control                           {"success_rate", "latency_ms", "healthy",
-                                             "accept_delay_ms"}, any subset
+                                             "accept_delay_ms", "fail_status"}, any subset
     GET  /_jobs                              every job seen: times received and times acted on
 
 A job sleeps ``latency_ms``, draws its success, then posts a signed
@@ -16,6 +16,8 @@ depends only on the issue and the outcome, so a shadow run and an acting run of 
 match unless exactly one of them fails. While unhealthy, ``/issues/process`` answers 503 too.
 ``accept_delay_ms`` holds the 202 back that long *after* the job is taken (a slow network, or a
 caller killed while it waits for the answer: the job runs, the caller never hears of it).
+``fail_status`` (a 4xx or 5xx; 0 turns it off) makes ``/issues/process`` refuse every job with
+that status without taking it, while ``/health`` stays fine (a failing deployment).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class _Simulator:
     http: httpx.AsyncClient | None
     healthy: bool = True
     accept_delay_ms: int = 0
+    fail_status: int = 0
     jobs: dict[str, _Job] = field(default_factory=dict)
     next_pr: int = 0
 
@@ -101,6 +104,7 @@ class _Simulator:
             "latency_ms": self.latency_ms,
             "healthy": self.healthy,
             "accept_delay_ms": self.accept_delay_ms,
+            "fail_status": self.fail_status,
         }
 
     async def run(self, record: _Job) -> None:
@@ -180,6 +184,8 @@ def create_simulator(
     async def process(request: Request) -> JSONResponse:
         if not sim.healthy:
             return JSONResponse({"error": "unhealthy"}, status_code=503)
+        if sim.fail_status:
+            return JSONResponse({"error": "injected failure"}, status_code=sim.fail_status)
         try:
             job = AgentJob.from_payload(json.loads(await request.body()))
         except (ValueError, PayloadError) as error:
@@ -229,6 +235,8 @@ def create_simulator(
                 sim.healthy = changes["healthy"]
             if "accept_delay_ms" in changes:
                 sim.accept_delay_ms = _check_latency(changes["accept_delay_ms"], "accept_delay_ms")
+            if "fail_status" in changes:
+                sim.fail_status = _check_fail_status(changes["fail_status"])
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(sim.config())
@@ -289,6 +297,16 @@ def _check_rate(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError(f"success_rate must be a number from 0 to 1, got {value!r}")
     return float(value)
+
+
+def _check_fail_status(value: object) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (value == 0 or 400 <= value < 600)
+    ):
+        raise ValueError(f"fail_status must be 0 or an HTTP status from 400 to 599, got {value!r}")
+    return value
 
 
 def _check_latency(value: object, name: str = "latency_ms") -> int:

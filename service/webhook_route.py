@@ -19,7 +19,9 @@ changes the answer. ``accepted`` and ``duplicate`` are counted by the append scr
 a persisted delivery costs one Redis round trip.
 
 :data:`EXCEPTION_HANDLERS` maps every :class:`~service.errors.SwitchyardError` to a JSON answer
-with its status and context, and anything else to a bare 500 ``{"error": "internal error"}``.
+with its status and context, a Redis failure (Redis restarting, say) to 503
+``{"error": "storage unavailable"}`` (the caller retries; one warning line, no traceback), and
+anything else to a bare 500 ``{"error": "internal error"}``.
 Starlette re-raises the latter after answering, so the server logs the traceback; the caller
 never sees one.
 """
@@ -140,6 +142,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    _log.warning("%s %s -> 503: Redis: %r", request.method, request.url.path, exc)
+    return JSONResponse({"error": "storage unavailable"}, status_code=503)
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     # Starlette re-raises ``exc`` after this answer; the server logs it with its traceback.
     _log.error("%s %s -> 500: %s", request.method, request.url.path, type(exc).__name__)
@@ -151,5 +158,6 @@ ROUTES: list[Route] = [Route("/webhooks/github", github_webhook, methods=["POST"
 EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     SwitchyardError: _switchyard_error,
     HTTPException: _http_error,
+    RedisError: _storage_unavailable,
     Exception: _internal_error,
 }

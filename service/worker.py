@@ -14,6 +14,12 @@ request and CI events go to the quality sink. An entry whose body cannot be pars
 handling fails unexpectedly, goes to the dead-letter stream: the loop never dies of one entry.
 Redis errors leave the entry pending (claimed again later) and the loop pauses and carries on.
 
+While the kill switch is on, every worker also sweeps python's issues about once a second: for
+each issue python still owns, under the issue's lock, it cancels python's in-flight jobs (their
+deliveries are handed over to be routed again, see :meth:`Dispatcher.cancel_in_flight`) and
+hands the issue back to typescript. So a rollback reaches work on issues that get no further
+event; an issue whose lock is held is left to the worker handling its event.
+
 While a worker handles an entry it keeps the entry's idle time low (a heartbeat that touches
 only entries this consumer still owns), so a slow dispatch is not claimed away, while the
 entries of a killed worker go idle and are claimed after ``claim_idle_ms``.
@@ -46,6 +52,10 @@ from service.router import IssueRouter, RoutingCounters
 __all__ = ["QualitySink", "Worker"]
 
 _log = logging.getLogger("switchyard.worker")
+
+# How often a worker sweeps python's issues while the kill switch is on, and how many at a time.
+_SWEEP_SECONDS = 1.0
+_SWEEP_BATCH = 100
 
 # The pause after consecutive loop failures (Redis down): 0.1 s doubling up to 5 s, jittered.
 _LOOP_BACKOFF = RetryPolicy(max_attempts=1, base_seconds=0.1, cap_seconds=5.0)
@@ -101,11 +111,12 @@ class Worker:
         self._claim_idle_ms = claim_idle_ms
         self._lock_ttl = lock_ttl_seconds
         self._lock = IssueLock(redis, prefix=prefix, ttl_seconds=lock_ttl_seconds)
+        self._flags = flags
+        self._owners = OwnershipStore(redis, prefix=prefix)
         self._router = IssueRouter(
-            flags=flags,
-            owners=OwnershipStore(redis, prefix=prefix),
-            counters=RoutingCounters(redis, prefix=prefix),
+            flags=flags, owners=self._owners, counters=RoutingCounters(redis, prefix=prefix)
         )
+        self._next_sweep = 0.0
         self._dispatcher = Dispatcher(
             stream=self.stream,
             jobs=self.jobs,
@@ -151,6 +162,7 @@ class Worker:
             await asyncio.wait_for(stop.wait(), pause)
 
     async def _step(self, stop: asyncio.Event) -> None:
+        await self._sweep()
         entries = await self.stream.claim_stale(
             self.consumer, min_idle_ms=self._claim_idle_ms, count=self._batch
         )
@@ -215,6 +227,30 @@ class Worker:
             _log.warning("delivery %s left pending: %s", event.delivery_id, error)
             return False
         return True
+
+    async def _sweep(self) -> None:
+        """While the kill switch is on: cancel python's in-flight work and hand its issues back
+        to typescript, issue by issue, each under its lock (at most every ``_SWEEP_SECONDS``)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_SECONDS
+        if self._flags.snapshot(repository="", issue_number=0).kill_switch is not True:
+            return
+        for issue in await self._owners.issues_owned_by(System.PYTHON, limit=_SWEEP_BATCH):
+            decision = (await self._router.explain(issue)).decision
+            if not decision.hand_back:
+                continue
+            try:
+                async with self._lock.hold(issue, wait_seconds=0):
+                    if await self._dispatcher.cancel_in_flight(issue, system=System.PYTHON) is None:
+                        continue  # python did not answer: still its issue, tried again next sweep
+                    await self._owners.hand_back(
+                        issue, expected=System.PYTHON, to=System.TYPESCRIPT, reason=decision.reason
+                    )
+                    _log.info("rollback sweep: %s handed back to typescript", issue)
+            except LockTimeout:
+                continue  # an event of the issue is in hand; its worker hands the issue back
 
     async def _bury(self, entry: StreamEntry, error: str) -> None:
         dead_id = await self.stream.bury(entry, system="-", error=error, attempts=0)

@@ -3,7 +3,6 @@ parsed, exit codes scripts rely on (0 done, 1 refused, 2 configuration, 3 unreac
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,18 @@ from flags.model import Issue, System
 from service.control import read_state
 from service.event_stream import EventStream, StreamEntry
 from service.ownership import OwnershipStore
-from tests.cli_process import run_cli
 from tests.conftest import free_port, record_completion
+from tests.processes import run_cli, switchyard_env
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def cli_env(stack_env: dict[str, str], prefix: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **stack_env,
-        "SWITCHYARD_REDIS_PREFIX": prefix,
-        "SWITCHYARD_FLAG_CACHE_DIR": str(tmp_path / "flag-cache"),
-        "SWITCHYARD_ACTOR": "cli-test",
-    }
+    cache_dir = tmp_path / "flag-cache"
+    return switchyard_env(
+        stack_env, prefix=prefix, cache_dir=cache_dir, SWITCHYARD_ACTOR="cli-test"
+    )
 
 
 async def test_status_json_and_text_show_mode_owners_and_comparison(

@@ -3,7 +3,6 @@ processes (service, two workers, watchdog, two simulated agents) and its rollbac
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from service.control import read_state
-from tests.cli_process import run_cli
+from tests.processes import run_cli, switchyard_env
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +22,9 @@ async def test_demo_plays_the_migration_and_the_watchdog_rolls_back(
     prefix: str,
     tmp_path: Path,
 ) -> None:
-    env = {
-        **os.environ,
-        **stack_env,
-        "SWITCHYARD_REDIS_PREFIX": prefix,
-        "SWITCHYARD_FLAG_CACHE_DIR": str(tmp_path / "flag-cache"),
-    }
+    env = switchyard_env(stack_env, prefix=prefix, cache_dir=tmp_path / "flag-cache")
     args = ("demo", "--exit-when-done", "--pace", "0", "--log-dir", str(tmp_path / "logs"))
-    result = await run_cli(*args, "--json", env=env, timeout=240)
+    result = await run_cli(*args, "--json", env=env, within=240)
     assert result.code == 0, result.stderr[-3000:]
     report = result.json()
 

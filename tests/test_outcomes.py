@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from flags.model import Issue, System
 from service.agents.completion import Completion
+from service.duration_histogram import DurationHistogram
 from service.github_events import CheckCompleted, PullRequestClosed
 from service.jobs import Job, JobState, job_id_for
 from service.outcomes import OutcomeRecorder
@@ -71,6 +72,39 @@ async def test_matching_control_and_candidate_make_one_comparison(
     assert await recorder.completion(candidate, _done(candidate)) is None  # a repeat
     assert await redis_client.xlen(recorder.comparisons_key) == 1
     assert await redis_client.xlen(recorder.completions_key) == 3
+
+
+async def test_a_completion_reported_again_is_recorded_once(
+    redis_client: Redis, prefix: str
+) -> None:
+    recorder = OutcomeRecorder(redis_client, prefix=prefix)
+    acting = _job(System.PYTHON, dry_run=False)
+    assert await recorder.completion_once(acting, _done(acting, pr=41)) == (True, None)
+    assert await recorder.completion_once(acting, _done(acting, pr=41)) == (False, None)
+    assert await redis_client.xlen(recorder.completions_key) == 1
+    counts = {
+        (row.system, row.dry_run): row
+        for row in await DurationHistogram(redis_client, prefix=prefix).read()
+    }
+    python = counts[System.PYTHON, False]
+    assert (python.total, python.succeeded, python.sum_seconds) == (1, 1, 2.0)
+    assert dict(python.buckets)["5.0"] == 1 and dict(python.buckets)["1.0"] == 0
+
+
+async def test_a_repeat_finishes_the_pairing_a_failure_left_undone(
+    redis_client: Redis, prefix: str
+) -> None:
+    recorder = OutcomeRecorder(redis_client, prefix=prefix)
+    control, candidate = _job(System.TYPESCRIPT, dry_run=False), _job(System.PYTHON, dry_run=True)
+    await recorder.completion_once(control, _done(control))
+    first, record = await recorder.completion_once(candidate, _done(candidate))
+    assert first and record is not None
+    # as if Redis had failed after the entry was written, before the pair was compared
+    await redis_client.delete(f"{prefix}:pair:{candidate.delivery_id}:{candidate.issue}")
+    await recorder.completion_once(control, _done(control))
+    first, record = await recorder.completion_once(candidate, _done(candidate))
+    assert not first and record is not None and record["match"] == "1"
+    assert await redis_client.xlen(recorder.completions_key) == 2
 
 
 async def test_different_outputs_are_a_mismatch(redis_client: Redis, prefix: str) -> None:

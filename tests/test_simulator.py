@@ -190,9 +190,28 @@ async def test_unhealthy_simulator_fails_health_and_refuses_jobs(sim: Sim) -> No
     assert await sim.agent.health() is True
 
 
+async def test_injected_failure_status_refuses_jobs_without_taking_them(sim: Sim) -> None:
+    assert (await sim.control(fail_status=500)).json()["fail_status"] == 500
+    with pytest.raises(AgentRetryable) as caught:
+        await sim.agent.process(sim.job("job-refused"))
+    assert caught.value.agent_status == 500
+    assert await sim.agent.health() is True  # a failing deployment that still looks alive
+    assert await sim.jobs() == {}
+    await sim.control(fail_status=0)
+    await sim.agent.process(sim.job("job-refused"))
+    assert (await sim.receiver.next_completion()).job_id == "job-refused"
+
+
 @pytest.mark.parametrize(
     "changes",
-    [{"success_rate": 1.5}, {"success_rate": "high"}, {"latency_ms": -1}, {"healthy": "no"}],
+    [
+        {"success_rate": 1.5},
+        {"success_rate": "high"},
+        {"latency_ms": -1},
+        {"healthy": "no"},
+        {"fail_status": 200},
+        {"fail_status": True},
+    ],
 )
 async def test_bad_control_is_refused(sim: Sim, changes: dict[str, Any]) -> None:
     assert (await sim.control(**changes)).status_code == 400

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import os
-import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,32 +12,14 @@ from redis.asyncio import Redis
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
 from flags.source import Freshness
-from service import stack
 from service.ownership import OwnershipStore
 from service.router import IssueRouter, RoutingCounters
 from service.runtime import open_runtime
 from service.settings import Settings
-from tests.conftest import REPO, RunningService
+from tests.conftest import RunningService
+from tests.processes import unleash_outage
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def _outage(settings: Settings) -> AsyncIterator[None]:
-    """Stop the real Unleash (by its pid file) for a while; start it again afterwards."""
-    config = stack.StackConfig.from_env(os.environ, repo=REPO)
-    os.kill(int((config.pids / "unleash.pid").read_text()), signal.SIGTERM)
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                await client.get(f"{settings.unleash_url}/health", timeout=0.5)
-            except httpx.TransportError:
-                break
-            await asyncio.sleep(0.1)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(stack.up, config)
 
 
 async def test_routing_continues_from_cached_flags_while_unleash_is_down(
@@ -64,7 +41,7 @@ async def test_routing_continues_from_cached_flags_while_unleash_is_down(
             owners=OwnershipStore(redis_client, prefix=prefix),
             counters=counters,
         )
-        async with _outage(settings):
+        async with unleash_outage(settings):
             assert await runtime.provider.refresh() is False
             routed = await router.route(Issue("acme/app", 5))
             assert routed.freshness is Freshness.CACHED

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -356,8 +357,15 @@ async def test_unexpected_error_is_a_bare_500_without_a_traceback(
     async def refuse(request: Request) -> Response:
         raise SignatureError("X-Hub-Signature-256 is missing", delivery_id="d-7")
 
+    async def storage_down(request: Request) -> Response:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
     app = Starlette(
-        routes=[Route("/explode", explode), Route("/refuse", refuse)],
+        routes=[
+            Route("/explode", explode),
+            Route("/refuse", refuse),
+            Route("/storage-down", storage_down),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -365,7 +373,9 @@ async def test_unexpected_error_is_a_bare_500_without_a_traceback(
         with caplog.at_level(logging.ERROR, logger="switchyard.webhooks"):
             exploded = await client.get("/explode")
         refused = await client.get("/refuse")
+        down = await client.get("/storage-down")
     assert _assert_error(exploded, 500) == {"error": "internal error"}
+    assert _assert_error(down, 503) == {"error": "storage unavailable"}  # try again later
     assert "hunter2" not in exploded.text
     assert "RuntimeError" in caplog.text
     assert _assert_error(refused, 401) == {

@@ -27,7 +27,7 @@ from service.dispatch import replay_dead_letter
 from service.event_stream import GROUP, EventStream
 from service.github_events import CheckCompleted, PullRequestClosed
 from service.issue_lock import IssueLock
-from service.jobs import JobState, job_id_for
+from service.jobs import JobState, JobStore, job_id_for
 from service.ownership import OwnershipStore
 from service.retry import RetryPolicy
 from service.runtime import Runtime, open_runtime
@@ -54,13 +54,20 @@ def issue_body(number: int, *, action: str = "opened") -> bytes:
     return json.dumps(payload).encode()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, what: str) -> None:
-    """Poll ``check`` until it holds (the worker runs in the background), for up to 15 s."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, what: str, within: float = 15
+) -> None:
+    """Poll ``check`` until it holds (the worker runs in the background), for up to ``within``
+    seconds. The deadline is also checked between polls: a library that swallows the
+    cancellation ``asyncio.timeout`` delivers would otherwise make the wait endless."""
+    deadline = asyncio.get_running_loop().time() + within
     try:
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(within):
             for _ in itertools.count():
                 if await check():
                     return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError
                 await asyncio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
@@ -264,6 +271,32 @@ async def test_agent_down_dead_letters_and_replay_dispatches_after_recovery(
     assert (await sims.jobs(System.TYPESCRIPT))[job_id]["acted"] == 1
 
 
+async def test_a_job_completed_while_its_answers_were_lost_is_not_dead_lettered(
+    runtime: Runtime,
+) -> None:
+    jobs = JobStore(runtime.redis, prefix=runtime.prefix)
+
+    async def taken_but_never_answered(request: httpx.Request) -> httpx.Response:
+        job_id = json.loads(request.content)["job_id"]
+        await jobs.update(job_id, JobState.COMPLETED)  # the agent's callback gets through
+        raise httpx.ReadTimeout("the 202 never arrives", request=request)
+
+    transport = httpx.MockTransport(taken_but_never_answered)
+    async with httpx.AsyncClient(transport=transport) as http:
+        agents: dict[System, AgentSystem] = {
+            System.TYPESCRIPT: TypeScriptAgent(base_url="http://typescript.test", http=http)
+        }
+        worker = make_worker(runtime, agents)
+        async with running(worker):
+            await worker.stream.append(delivery_id="d-16", event="issues", body=issue_body(16))
+            await eventually(lambda: drained(runtime.redis, worker.stream), what="the ack")
+    assert await job_state(worker, "d-16", System.TYPESCRIPT) is JobState.COMPLETED
+    assert await worker.stream.dead_letters() == []
+    job_id = job_id_for("d-16", System.TYPESCRIPT, dry_run=False)
+    assert await jobs.update(job_id, JobState.DEAD) is False  # finished stays finished
+    assert await jobs.in_flight(Issue(REPO, 16)) == []
+
+
 async def test_the_same_delivery_handled_twice_is_dispatched_once(
     runtime: Runtime, sims: Sims
 ) -> None:
@@ -374,6 +407,53 @@ async def test_kill_switch_cancels_python_work_and_hands_the_issue_back(
     assert [job["status"] for job in python_jobs.values()] == ["cancelled"]
     owner = await OwnershipStore(runtime.redis, prefix=runtime.prefix).owner(Issue(REPO, 8))
     assert owner is not None and owner.system is System.TYPESCRIPT
+    # the cancelled delivery is handed over: typescript acts on it instead
+    assert await job_state(worker, "d-8a", System.TYPESCRIPT) is JobState.DISPATCHED
+
+
+async def test_kill_switch_sweep_hands_back_python_work_on_issues_without_new_events(
+    runtime: Runtime, sims: Sims, flags_reset: UnleashAdmin
+) -> None:
+    await set_mode(flags_reset, runtime, Mode.PYTHON_ONLY)
+    worker = make_worker(runtime, sims.agents(runtime.http))
+    async with running(worker):
+        for number in (13, 14):
+            await worker.stream.append(
+                delivery_id=f"d-{number}", event="issues", body=issue_body(number)
+            )
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="python's jobs")
+        await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
+        await runtime.provider.refresh()  # no further event of either issue arrives
+
+        async def handed_over() -> bool:
+            states = [await job_state(worker, f"d-{n}", System.TYPESCRIPT) for n in (13, 14)]
+            return states == [JobState.DISPATCHED] * 2
+
+        await eventually(handed_over, what="typescript to get python's cancelled work")
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="the hand-overs")
+    for number in (13, 14):
+        assert await job_state(worker, f"d-{number}", System.PYTHON) is JobState.CANCELLED
+        owner = await OwnershipStore(runtime.redis, prefix=runtime.prefix).owner(
+            Issue(REPO, number)
+        )
+        assert owner is not None and owner.system is System.TYPESCRIPT
+    assert {job["status"] for job in (await sims.jobs(System.PYTHON)).values()} == {"cancelled"}
+    assert [job["acted"] for job in (await sims.jobs(System.TYPESCRIPT)).values()] == [1, 1]
+    assert await runtime.redis.xlen(worker.stream.key) == 4  # each delivery handed over once
+
+
+async def test_a_delivery_is_handed_over_once_and_only_if_its_entry_exists(
+    runtime: Runtime,
+) -> None:
+    stream = EventStream(runtime.redis, prefix=runtime.prefix)
+    _, first = await stream.append(delivery_id="d-15", event="issues", body=issue_body(15))
+    copy = await stream.hand_over("d-15")
+    assert copy is not None and copy != first
+    assert await stream.hand_over("d-15") == copy
+    rows: Any = await runtime.redis.xrange(stream.key)
+    assert [fields["delivery_id"] for _, fields in rows] == ["d-15", "d-15"]
+    assert rows[0][1]["body"] == rows[1][1]["body"]
+    assert await stream.hand_over("never-accepted") is None
 
 
 @dataclass

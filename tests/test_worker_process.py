@@ -6,118 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
-from service.event_stream import GROUP, EventStream, StreamEntry
+from service.event_stream import EventStream, StreamEntry
 from service.jobs import Job, JobState, JobStore, job_id_for
 from tests.conftest import free_port
+from tests.processes import act_id, kill_mid_dispatch, process, run, started, switchyard_env
 from tests.test_worker import Sims, drained, eventually, issue_body, simulators
 
 pytestmark = pytest.mark.integration
 
-SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
-
 
 @pytest.fixture
 def worker_env(stack_env: dict[str, str], prefix: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **stack_env,
-        "SWITCHYARD_REDIS_PREFIX": prefix,
-        "SWITCHYARD_FLAG_CACHE_DIR": str(tmp_path / "flag-cache"),
-        "SWITCHYARD_FLAG_REFRESH_SECONDS": "1",
-    }
-
-
-@contextlib.asynccontextmanager
-async def process(
-    *args: str, env: Mapping[str, str], log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``switchyard ARGS`` in the background; SIGTERMed (if still running) and reaped after."""
-    with log.open("wb") as output:
-        proc = await asyncio.create_subprocess_exec(
-            SWITCHYARD, *args, env=dict(env), stdout=output, stderr=asyncio.subprocess.STDOUT
-        )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), timeout=15)
-
-
-async def run(*args: str, env: Mapping[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        SWITCHYARD,
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    return int(proc.returncode or 0), out.decode()
-
-
-async def pending_of(redis: Redis, stream: EventStream) -> dict[str, int]:
-    """Pending entries per consumer (XPENDING summary); empty before the group exists."""
-    try:
-        summary = await redis.xpending(stream.key, GROUP)
-    except ResponseError:
-        return {}
-    return {str(row["name"]): int(row["pending"]) for row in summary.get("consumers") or []}
-
-
-async def started(*logs: Path) -> None:
-    """Wait for each worker's "consuming" log line."""
-
-    async def check() -> bool:
-        return all("consuming" in log.read_text() for log in logs)
-
-    await eventually(check, what=f"workers {[log.stem for log in logs]} to start")
-
-
-async def kill_mid_dispatch(
-    proc: asyncio.subprocess.Process, name: str, *, redis: Redis, prefix: str, sims: Sims
-) -> list[str]:
-    """SIGKILL the worker while it waits for the agent's 202 (the agent already has the job);
-    the deliveries it died holding whose job was still pending."""
-    stream, jobs = EventStream(redis, prefix=prefix), JobStore(redis, prefix=prefix)
-
-    async def held() -> list[str]:
-        rows = await redis.xpending_range(stream.key, GROUP, "-", "+", 100, consumername=name)
-        deliveries = []
-        for row in rows:
-            entry: Any = await redis.xrange(stream.key, row["message_id"], row["message_id"])
-            deliveries += [str(fields["delivery_id"]) for _, fields in entry]
-        return deliveries
-
-    async def waiting_for_the_agent() -> bool:
-        at_agent = await sims.jobs(System.TYPESCRIPT)
-        return any(act_id(delivery) in at_agent for delivery in await held())
-
-    await eventually(waiting_for_the_agent, what=f"worker {name} to be mid-dispatch")
-    proc.send_signal(signal.SIGKILL)
-    assert await proc.wait() == -signal.SIGKILL
-    deliveries = await held()
-    assert deliveries, f"worker {name} died holding no entries"
-    states = [getattr(await jobs.get(act_id(d)), "state", None) for d in deliveries]
-    return [d for d, state in zip(deliveries, states, strict=True) if state is JobState.PENDING]
-
-
-def act_id(delivery: str) -> str:
-    return job_id_for(delivery, System.TYPESCRIPT, dry_run=False)
+    return switchyard_env(stack_env, prefix=prefix, cache_dir=tmp_path / "flag-cache")
 
 
 async def test_sigkilled_workers_lose_nothing_and_dispatch_nothing_twice(

@@ -64,8 +64,12 @@ async def _worker(args: argparse.Namespace) -> int:
     try:
         async with open_runtime(settings, role="worker") as runtime:
             agents: dict[System, AgentSystem] = {
-                System.TYPESCRIPT: TypeScriptAgent(base_url=typescript_url, http=runtime.http),
-                System.PYTHON: PythonAgent(base_url=python_url, http=runtime.http),
+                System.TYPESCRIPT: TypeScriptAgent(
+                    base_url=typescript_url, http=runtime.http, timeout=args.agent_timeout_seconds
+                ),
+                System.PYTHON: PythonAgent(
+                    base_url=python_url, http=runtime.http, timeout=args.agent_timeout_seconds
+                ),
             }
             worker = Worker(
                 redis=runtime.redis,
@@ -189,6 +193,13 @@ def register(commands: Any) -> None:
         type=_seconds,
         default=60.0,
         help="expiry of a crashed worker's issue lock (default 60)",
+    )
+    worker.add_argument(
+        "--agent-timeout-seconds",
+        type=_seconds,
+        default=10.0,
+        help="how long one call to an agent system may take before it counts as a retryable "
+        "timeout (default 10)",
     )
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     worker.set_defaults(handler=_worker)
