@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import platform
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -28,10 +26,11 @@ import uvloop
 from redis.asyncio import Redis
 
 from flags.secret import Secret
-from service import stack
-from service.github_signature import GITHUB_SIGNATURE_HEADER, sign
-from service.intake import DELIVERY_HEADER, EVENT_HEADER
+from service import redis_prefix, stack, webhook_sender
+from service.child_processes import free_port, stop_process
+from service.github_signature import sign
 from service.settings import Settings
+from service.webhook_sender import delivery_headers
 
 __all__ = [
     "PYTHON",
@@ -93,13 +92,6 @@ def settings_for(env: Mapping[str, str], **overrides: str) -> Settings:
     return Settings.from_env({**env, **overrides})
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def child(
     argv: Sequence[str], *, env: Mapping[str, str], name: str, pipes: bool = False
@@ -130,16 +122,7 @@ async def child(
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     if proc.stdin is not None:
         proc.stdin.close()  # a child reading its stdin sees the end first
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), timeout=10)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+    await stop_process(proc, grace_seconds=10)
 
 
 async def wait_ready(
@@ -183,48 +166,23 @@ class Delivery:
         self._signature = sign(secret, self.body)
 
     def headers(self, delivery_id: str) -> dict[str, str]:
-        return {
-            "Content-Type": "application/json",
-            EVENT_HEADER: "issues",
-            DELIVERY_HEADER: delivery_id,
-            GITHUB_SIGNATURE_HEADER: self._signature,
-        }
+        return delivery_headers(event="issues", delivery_id=delivery_id, signature=self._signature)
 
 
 def issue_delivery(number: int, *, repository: str = BENCH_REPOSITORY) -> bytes:
     """An ``issues`` ``opened`` payload, shaped like GitHub's (the fields intake reads)."""
-    payload = {
-        "action": "opened",
-        "issue": {
-            "number": number,
-            "title": f"Benchmark issue {number}",
-            "body": "Steps to reproduce: run the benchmark.",
-            "labels": [],
-            "state": "open",
-            "user": {"login": "octocat"},
-        },
-        "repository": {"full_name": repository},
-        "sender": {"login": "octocat"},
-    }
-    return json.dumps(payload).encode()
+    return webhook_sender.issue_delivery(
+        repository=repository, number=number, title=f"Benchmark issue {number}"
+    ).body
 
 
 async def delete_prefix(redis_url: str, prefix: str) -> int:
     """Delete every key under ``prefix:``; how many there were."""
-    deleted = 0
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
-        batch: list[str] = []
-        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += int(await redis.unlink(*batch))
-                batch.clear()
-        if batch:
-            deleted += int(await redis.unlink(*batch))
+        return await redis_prefix.delete_prefix(redis, prefix)
     finally:
         await redis.aclose()
-    return deleted
 
 
 def cpu_seconds(pid: int) -> float | None:

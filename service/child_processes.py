@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,14 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["Child", "ChildExited", "ChildProcesses", "switchyard_executable"]
+__all__ = [
+    "Child",
+    "ChildExited",
+    "ChildProcesses",
+    "free_port",
+    "stop_process",
+    "switchyard_executable",
+]
 
 
 def switchyard_executable() -> str:
@@ -31,6 +39,28 @@ def switchyard_executable() -> str:
     if found is None:
         raise FileNotFoundError("the switchyard command is not installed in this environment")
     return found
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def stop_process(process: asyncio.subprocess.Process, *, grace_seconds: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace_seconds``; reaped either way."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=grace_seconds)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
 
 class ChildExited(RuntimeError):
@@ -111,14 +141,6 @@ class ChildProcesses:
             child.check_running()
 
     async def stop_all(self) -> None:
-        running = [child for child in self.children if child.process.returncode is None]
-        for child in running:
-            with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
-        for child in running:
-            try:
-                await asyncio.wait_for(child.process.wait(), timeout=self._grace)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()
-                await child.process.wait()
+        await asyncio.gather(
+            *(stop_process(child.process, grace_seconds=self._grace) for child in self.children)
+        )

@@ -178,8 +178,9 @@ def create_simulator(
     _check_rate(success_rate)
     _check_latency(latency_ms)
     rng = random.Random(seed)  # noqa: S311 -- a simulation's dice, not a secret
-    sim = _Simulator(system, success_rate, latency_ms, agent_secret, rng, http)
-    sim.next_pr = _FIRST_PR_NUMBER[system]
+    sim = _Simulator(
+        system, success_rate, latency_ms, agent_secret, rng, http, next_pr=_FIRST_PR_NUMBER[system]
+    )
 
     async def process(request: Request) -> JSONResponse:
         if not sim.healthy:

@@ -41,7 +41,16 @@ __all__ = ["ROUTES", "collect_status"]
 
 
 async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, Any]:
+    status, _ = await _collect(runtime, window=window)
+    return status
+
+
+async def _collect(
+    runtime: Runtime, *, window: str
+) -> tuple[dict[str, Any], list[HistogramCounts]]:
+    """The status, and the completion counters it lists, read once for both endpoints."""
     settings = runtime.settings
+    completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
     health = await monitor_for(runtime).probe()
     health["flags"] = {
         "healthy": runtime.provider.freshness() != "error",
@@ -81,11 +90,10 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
         "watchdog": {str(k): str(v) for k, v in watchdog.items()},
         "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
         "completions": [
-            {**dataclasses.asdict(counts), "system": counts.system.value}
-            for counts in await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
+            {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
         ],
         "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
-    }
+    }, completions
 
 
 async def migration_status(request: Request) -> JSONResponse:
@@ -195,8 +203,7 @@ def _completion_families(rows: list[HistogramCounts]) -> Any:
 async def prometheus_metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     registry = CollectorRegistry()
-    completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
-    registry.register(_Snapshot(await collect_status(runtime), completions))
+    registry.register(_Snapshot(*await _collect(runtime, window="1d")))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
 

@@ -16,11 +16,13 @@ import httpx
 
 from flags.secret import Secret
 from service.github_signature import GITHUB_SIGNATURE_HEADER, sign
+from service.intake import DELIVERY_HEADER, EVENT_HEADER
 
 __all__ = [
     "Delivery",
     "WebhookSender",
     "check_suite_delivery",
+    "delivery_headers",
     "issue_delivery",
     "pull_request_closed_delivery",
 ]
@@ -31,6 +33,16 @@ class Delivery:
     delivery_id: str
     event: str
     body: bytes
+
+
+def delivery_headers(*, event: str, delivery_id: str, signature: str) -> dict[str, str]:
+    """The headers GitHub sends with a delivery; ``signature`` from :func:`sign` over the body."""
+    return {
+        "Content-Type": "application/json",
+        EVENT_HEADER: event,
+        DELIVERY_HEADER: delivery_id,
+        GITHUB_SIGNATURE_HEADER: signature,
+    }
 
 
 def issue_delivery(
@@ -104,13 +116,12 @@ class WebhookSender:
 
     async def send(self, delivery: Delivery) -> int:
         """POST the delivery, redelivering on 5xx or a transport error; the last status."""
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": delivery.event,
-            "X-GitHub-Delivery": delivery.delivery_id,
-            GITHUB_SIGNATURE_HEADER: sign(self._secret, delivery.body),
-            "User-Agent": "GitHub-Hookshot/switchyard-sender",
-        }
+        headers = delivery_headers(
+            event=delivery.event,
+            delivery_id=delivery.delivery_id,
+            signature=sign(self._secret, delivery.body),
+        )
+        headers["User-Agent"] = "GitHub-Hookshot/switchyard-sender"
         status = 0
         for attempt in range(self._attempts):
             try:

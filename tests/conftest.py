@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -28,10 +28,17 @@ from flags.provision import provision
 from service import stack
 from service.agents.completion import Completion
 from service.app import create_app
+from service.child_processes import free_port
 from service.jobs import Job, JobState, job_id_for
 from service.outcomes import OutcomeRecorder
+from service.redis_prefix import delete_prefix
 from service.runtime import Runtime, unleash_admin
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+    from tests.browser import Tab
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,16 +93,7 @@ async def prefix(settings: Settings, redis_client: Redis) -> AsyncIterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards."""
     own = f"{settings.redis_prefix}:{uuid.uuid4().hex[:10]}"
     yield own
-    keys = [key async for key in redis_client.scan_iter(match=f"{own}:*", count=1000)]
-    if keys:
-        await redis_client.delete(*keys)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    await delete_prefix(redis_client, own)
 
 
 @dataclasses.dataclass
@@ -156,3 +154,21 @@ async def record_completion(
     await OutcomeRecorder(redis, prefix=prefix).completion(
         job, Completion(job.job_id, number, success, duration, False)
     )
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium per test module (the dashboard's tests)."""
+    from tests.browser import launch_chromium  # imports this module: not at the top
+
+    async with launch_chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def tab(browser: Browser) -> AsyncIterator[Tab]:
+    """A fresh browser context and page for one test."""
+    from tests.browser import open_tab
+
+    async with open_tab(browser) as opened:
+        yield opened

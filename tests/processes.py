@@ -25,10 +25,11 @@ from redis.exceptions import RedisError, ResponseError
 
 from flags.model import System
 from service import stack
+from service.child_processes import free_port, stop_process
 from service.event_stream import GROUP, EventStream
 from service.jobs import JobState, JobStore, job_id_for
 from service.settings import Settings
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 from tests.test_worker import Sims, eventually
 
 __all__ = [
@@ -69,16 +70,7 @@ def switchyard_env(
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), timeout=_STOP_SECONDS)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+    await stop_process(proc, grace_seconds=_STOP_SECONDS)
 
 
 @contextlib.asynccontextmanager

@@ -10,10 +10,11 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
+from service.child_processes import free_port
 from service.control import read_state
 from service.event_stream import EventStream, StreamEntry
 from service.ownership import OwnershipStore
-from tests.conftest import free_port, record_completion
+from tests.conftest import record_completion
 from tests.processes import run_cli, switchyard_env
 
 pytestmark = pytest.mark.integration

@@ -8,38 +8,26 @@ screenshot in ``test_dashboard_screenshot.py``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode
 from flags.transitions import Actor, ActorKind, MigrationState
 from service.audit import AuditTrail
+from service.child_processes import free_port
 from service.control import MigrationControl, read_state
 from service.settings import Settings
-from tests.browser import Tab, launch_chromium, log_in, open_tab
-from tests.conftest import RunningService, free_port, serve_app
+from tests.browser import Tab, log_in
+from tests.conftest import RunningService, serve_app
 
 pytestmark = pytest.mark.integration
 
 DEFAULTS = MigrationState(Mode.TYPESCRIPT_ONLY, 0, kill_switch=False)
 REFRESH_TIMEOUT_MS = 20_000  # the page polls every 5 s
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with launch_chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-async def tab(browser: Browser) -> AsyncIterator[Tab]:
-    async with open_tab(browser) as opened:
-        yield opened
 
 
 async def _submit(

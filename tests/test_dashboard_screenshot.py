@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
@@ -30,6 +30,7 @@ from flags.model import Issue, Mode, System
 from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
 from service.agents.completion import Completion
+from service.child_processes import free_port
 from service.control import MigrationControl
 from service.event_stream import EventStream, StreamEntry
 from service.jobs import Job, JobState, job_id_for
@@ -39,25 +40,13 @@ from service.router import IssueRouter, RoutingCounters
 from service.settings import Settings
 from service.simulator import create_simulator
 from service.watchdog import Watchdog, WatchdogConfig
-from tests.browser import Tab, launch_chromium, log_in, open_tab
-from tests.conftest import REPO, free_port, record_completion, serve_app
+from tests.browser import Tab, log_in
+from tests.conftest import REPO, record_completion, serve_app
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with launch_chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-async def tab(browser: Browser) -> AsyncIterator[Tab]:
-    async with open_tab(browser) as opened:
-        yield opened
 
 
 async def _wait_for(condition: Callable[[], bool], *, what: str) -> None:

@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
+from service.child_processes import free_port
 from service.event_stream import EventStream, StreamEntry
 from service.jobs import Job, JobState, JobStore, job_id_for
-from tests.conftest import free_port
 from tests.processes import act_id, kill_mid_dispatch, process, run, started, switchyard_env
 from tests.test_worker import Sims, drained, eventually, issue_body, simulators
 

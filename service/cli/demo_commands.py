@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,29 +23,16 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from flags.provision import provision
-from service.child_processes import ChildExited, ChildProcesses
+from service.child_processes import ChildExited, ChildProcesses, free_port
 from service.cli.output import CommandError, load_settings, positive_int
 from service.control import MigrationControl
 from service.demo import Demo, DemoFailed, DemoPlan
+from service.redis_prefix import delete_prefix
 from service.runtime import unleash_admin
 from service.settings import Settings, SettingsError
 from service.webhook_sender import WebhookSender
 
 __all__ = ["register"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def _wipe(redis: Redis, prefix: str) -> int:
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-    for start in range(0, len(keys), 500):
-        await redis.delete(*keys[start : start + 500])
-    return len(keys)
 
 
 async def _prepare(
@@ -61,7 +47,7 @@ async def _prepare(
                 "delete them first, or set SWITCHYARD_REDIS_PREFIX to another prefix"
             )
         if existing:
-            wiped = await _wipe(redis, settings.redis_prefix)
+            wiped = await delete_prefix(redis, settings.redis_prefix)
             say(f"demo: deleted {wiped} keys under {settings.redis_prefix!r}")
     finally:
         await redis.aclose()
@@ -95,7 +81,7 @@ async def _demo(args: argparse.Namespace) -> int:
         pace_seconds=args.pace,
         latency_ms=args.latency_ms,
     )
-    ports = {System.TYPESCRIPT: _free_port(), System.PYTHON: _free_port()}
+    ports = {System.TYPESCRIPT: free_port(), System.PYTHON: free_port()}
     agent_urls = {system: f"http://127.0.0.1:{port}" for system, port in ports.items()}
     env = {
         **os.environ,

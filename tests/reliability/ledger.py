@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +41,7 @@ from flags.secret import Secret
 from service.event_stream import EventStream
 from service.github_signature import sign
 from service.jobs import JobState, JobStore, job_id_for
+from service.webhook_sender import delivery_headers, issue_delivery
 from tests.test_worker import Sims, drained, eventually
 
 __all__ = [
@@ -83,14 +83,8 @@ class GitHub:
 
     def issue_event(self, number: int, action: str = "opened") -> Delivery:
         """A new ``issues`` delivery (a fresh GUID) for issue ``number`` of the repository."""
-        payload = {
-            "action": action,
-            "issue": {"number": number, "title": f"Bug {number}", "body": "breaks", "labels": []},
-            "repository": {"full_name": self.repository},
-            "sender": {"login": "octocat"},
-        }
-        body = json.dumps(payload).encode()
-        return Delivery(str(uuid.uuid4()), "issues", Issue(self.repository, number), body)
+        sent = issue_delivery(repository=self.repository, number=number, action=action)
+        return Delivery(sent.delivery_id, "issues", Issue(self.repository, number), sent.body)
 
     def _url(self) -> str:
         self._next += 1
@@ -99,12 +93,11 @@ class GitHub:
     async def post(self, delivery: Delivery, url: str | None = None) -> int | None:
         """One attempt: the answer's status, or None when there was no answer in time."""
         self.sent.setdefault(delivery.delivery_id, delivery)
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": delivery.event,
-            "X-GitHub-Delivery": delivery.delivery_id,
-            "X-Hub-Signature-256": sign(self.secret, delivery.body),
-        }
+        headers = delivery_headers(
+            event=delivery.event,
+            delivery_id=delivery.delivery_id,
+            signature=sign(self.secret, delivery.body),
+        )
         try:
             response = await self.http.post(
                 f"{url or self._url()}/webhooks/github",
