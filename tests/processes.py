@@ -116,19 +116,9 @@ async def run_cli(*args: str, env: Mapping[str, str], within: float = 60) -> Cli
 
 
 async def run(*args: str, env: Mapping[str, str]) -> tuple[int, str]:
-    """``switchyard ARGS`` to completion: exit code and output."""
-    proc = await asyncio.create_subprocess_exec(
-        SWITCHYARD,
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    finally:
-        await _stop(proc)
-    return int(proc.returncode or 0), out.decode()
+    """``switchyard ARGS`` to completion: exit code and output (stdout, then stderr)."""
+    result = await run_cli(*args, env=env, within=30)
+    return result.code, result.stdout + result.stderr
 
 
 async def started(*logs: Path, within: float = 15) -> None:
