@@ -26,11 +26,11 @@ import uvloop
 from redis.asyncio import Redis
 
 from flags.secret import Secret
-from service import redis_prefix, stack, webhook_sender
-from service.child_processes import free_port, stop_process
-from service.github_signature import sign
+from service.devtools import redis_prefix, stack, webhook_sender
+from service.devtools.child_processes import free_port, stop_process
+from service.devtools.webhook_sender import delivery_headers
+from service.github.signature import sign
 from service.settings import Settings
-from service.webhook_sender import delivery_headers
 
 __all__ = [
     "PYTHON",

@@ -60,8 +60,8 @@ from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Issue, Mode
 from flags.provision import mode_strategy, provision, rollout_strategy
 from flags.routing import Decision, route
 from flags.source import FlagSnapshot, Freshness, issue_context
-from service.ownership import OwnershipStore
-from service.router import IssueRouter
+from service.routing.ownership import OwnershipStore
+from service.routing.router import IssueRouter
 from service.runtime import open_runtime, unleash_admin
 from service.settings import Settings
 

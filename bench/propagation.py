@@ -1,7 +1,8 @@
 """Flag propagation: kill switch on -> first routing decision in *another process* honouring it.
 
 Three paths, ``--flips`` timings each (p50 / p95 / max), measured with the same core as
-``tests/test_propagation.py`` (:mod:`service.propagation_timing`), but the observer is a
+``tests/migration/test_propagation.py`` (:mod:`service.devtools.propagation_timing`), but the
+observer is a
 separate OS process (``python bench/propagation.py --observe``) routing one issue every
 millisecond with its own runtime; it answers on a pipe the moment a decision honours the
 switch, and the clock (in this process) stops when that answer arrives:
@@ -62,13 +63,13 @@ from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Issue
 from flags.provision import provision
 from flags.transitions import Actor, ActorKind
-from service.control import MigrationControl
-from service.propagation import flag_channel
-from service.propagation_timing import (
+from service.devtools.propagation_timing import (
     RuntimeObserver,
     time_flips,
     wait_for_the_addon,
 )
+from service.migration.control import MigrationControl
+from service.migration.propagation import flag_channel
 from service.runtime import open_runtime, unleash_admin
 from service.settings import Settings
 

@@ -1,8 +1,9 @@
 """Monte Carlo check of the watchdog's verdict, side by side with the seed's naive rule.
 
-Drives the real :func:`service.verdict.decide` after every python completion, with the counts
+Drives the real :func:`service.watchdog.verdict.decide` after every python completion, with the
+counts
 the watchdog would see (accumulated since the migration started) and the CUSUM advanced by the
-real :func:`service.verdict.track`.
+real :func:`service.watchdog.verdict.track`.
 
 * Scenario A (healthy): python and typescript both succeed with p = 0.85; 500 python completions
   per migration, a typescript completion alongside each; 2,000 migrations. Any rollback is false.
@@ -40,7 +41,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.verdict import (
+from service.watchdog.verdict import (
     Drift,
     Durations,
     Evidence,

@@ -2,9 +2,9 @@
 
 Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/events``
 (Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
-(:mod:`service.webhook_route`), ``/agents/{system}/completions``
-(:mod:`service.completion_route`), ``/migration/status`` and ``/metrics``
-(:mod:`service.status_route`), ``/migration/dashboard`` (:mod:`service.dashboard_route`).
+(:mod:`service.web.webhooks`), ``/agents/{system}/completions``
+(:mod:`service.web.completions`), ``/migration/status`` and ``/metrics``
+(:mod:`service.web.status`), ``/migration/dashboard`` (:mod:`service.dashboard.route`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ from starlette.routing import Route
 
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
-from service import completion_route, dashboard_route, status_route, webhook_route
-from service.health import monitor_for
-from service.propagation import publish_flag_change
+from service.dashboard import route as dashboard_route
+from service.health.monitor import monitor_for
+from service.migration.propagation import publish_flag_change
+from service.migration.unleash_events import import_unleash_events
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
-from service.unleash_events import import_unleash_events
+from service.web import completions as completion_route
+from service.web import status as status_route
+from service.web import webhooks as webhook_route
 
 __all__ = ["create_app"]
 

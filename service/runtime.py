@@ -17,7 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from flags.admin_api import UnleashAdmin
 from flags.provider import UnleashFlagProvider
 from flags.source import FlagSource
-from service.propagation import FlagChangeListener
+from service.migration.propagation import FlagChangeListener
 from service.settings import Settings
 
 __all__ = ["Runtime", "open_runtime", "unleash_admin"]

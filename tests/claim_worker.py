@@ -17,7 +17,7 @@ import sys
 import redis.asyncio as aioredis
 
 from flags.model import Issue, System
-from service.ownership import OwnershipStore
+from service.routing.ownership import OwnershipStore
 
 __all__ = ["main"]
 

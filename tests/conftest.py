@@ -25,13 +25,13 @@ from starlette.applications import Starlette
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
 from flags.provision import provision
-from service import stack
 from service.agents.completion import Completion
 from service.app import create_app
-from service.child_processes import free_port
-from service.jobs import Job, JobState, job_id_for
-from service.outcomes import OutcomeRecorder
-from service.redis_prefix import delete_prefix
+from service.devtools import stack
+from service.devtools.child_processes import free_port
+from service.devtools.redis_prefix import delete_prefix
+from service.outcomes.recorder import OutcomeRecorder
+from service.pipeline.jobs import Job, JobState, job_id_for
 from service.runtime import Runtime, unleash_admin
 from service.settings import Settings
 

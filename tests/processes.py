@@ -2,7 +2,7 @@
 outages of the stack's servers. Every process started here is stopped and reaped on the way
 out, also when the test fails (SIGTERM, then SIGKILL if it does not stop in time).
 
-Shared by ``tests/test_worker_process.py``, ``tests/test_unleash_outage.py`` and
+Shared by ``tests/pipeline/test_worker_process.py``, ``tests/flags/test_unleash_outage.py`` and
 ``tests/reliability/``.
 """
 
@@ -24,13 +24,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from flags.model import System
-from service import stack
-from service.child_processes import free_port, stop_process
-from service.event_stream import GROUP, EventStream
-from service.jobs import JobState, JobStore, job_id_for
+from service.devtools import stack
+from service.devtools.child_processes import free_port, stop_process
+from service.pipeline.jobs import JobState, JobStore, job_id_for
+from service.pipeline.stream import GROUP, EventStream
 from service.settings import Settings
 from tests.conftest import REPO
-from tests.test_worker import Sims, eventually
+from tests.pipeline.test_worker import Sims, eventually
 
 __all__ = [
     "SWITCHYARD",

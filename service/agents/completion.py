@@ -18,7 +18,7 @@ from typing import Any
 
 from flags.secret import Secret
 from service.errors import PayloadError
-from service.github_signature import sign, verify_signature
+from service.github.signature import sign, verify_signature
 
 __all__ = [
     "COMPLETION_SIGNATURE_HEADER",

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from flags.model import Issue, System
 from service.errors import PayloadError
-from service.github_events import IssueEvent
+from service.github.events import IssueEvent
 
 __all__ = ["AgentJob", "AgentSystem"]
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from flags.model import Mode
 from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.cli.output import CommandError, emit, load_settings
-from service.control import ChangeResult, MigrationControl, NotProvisioned
+from service.migration.control import ChangeResult, MigrationControl, NotProvisioned
 from service.runtime import unleash_admin
 
 __all__ = ["cli_actor", "register"]

@@ -2,8 +2,8 @@
 
 Starts the service, two workers, the watchdog and two simulated agent systems as child
 processes (logs under ``--log-dir``), resets the flags to their provisioned defaults and plays
-:class:`service.demo.Demo`. Without ``--exit-when-done`` everything stays up, with the dashboard
-and Unleash UI addresses printed, until Ctrl-C.
+:class:`service.devtools.demo.Demo`. Without ``--exit-when-done`` everything stays up, with the
+dashboard and Unleash UI addresses printed, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from flags.provision import provision
-from service.child_processes import ChildExited, ChildProcesses, free_port
 from service.cli.output import CommandError, load_settings, positive_int
-from service.control import MigrationControl
-from service.demo import Demo, DemoFailed, DemoPlan
-from service.redis_prefix import delete_prefix
+from service.devtools.child_processes import ChildExited, ChildProcesses, free_port
+from service.devtools.demo import Demo, DemoFailed, DemoPlan
+from service.devtools.redis_prefix import delete_prefix
+from service.devtools.webhook_sender import WebhookSender
+from service.migration.control import MigrationControl
 from service.runtime import unleash_admin
 from service.settings import Settings, SettingsError
-from service.webhook_sender import WebhookSender
 
 __all__ = ["register"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from flags.model import Issue
 from service.cli.output import CommandError, emit, load_settings
-from service.ownership import OwnershipStore
-from service.router import IssueRouter
+from service.routing.ownership import OwnershipStore
+from service.routing.router import IssueRouter
 from service.runtime import open_runtime
 
 __all__ = ["parse_issue_numbers", "register"]

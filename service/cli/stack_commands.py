@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from service import stack
 from service.cli.output import CommandError, emit
+from service.devtools import stack
 
 __all__ = ["register"]
 

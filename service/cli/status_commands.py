@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from service.cli.output import emit, load_settings
+from service.cli.status_text import render_status
 from service.runtime import open_runtime
-from service.status_route import collect_status
-from service.status_text import render_status
+from service.web.status import collect_status
 
 __all__ = ["register"]
 

@@ -10,9 +10,9 @@ import socket
 from typing import Any
 
 from service.cli.output import load_settings
-from service.control import MigrationControl
+from service.migration.control import MigrationControl
 from service.runtime import open_runtime
-from service.watchdog import Watchdog, WatchdogConfig
+from service.watchdog.loop import Watchdog, WatchdogConfig
 
 __all__ = ["register"]
 

@@ -18,15 +18,15 @@ from flags.model import System
 from flags.secret import Secret
 from service.agents import AgentSystem, PythonAgent, TypeScriptAgent
 from service.cli.output import CommandError, emit, load_settings, positive_int
-from service.dispatch import replay_dead_letter
-from service.event_stream import DeadLetter, EventStream
-from service.jobs import JobStore
-from service.outcomes import OutcomeRecorder
-from service.retry import RetryPolicy
+from service.devtools.simulator import run_simulator
+from service.outcomes.recorder import OutcomeRecorder
+from service.pipeline.dispatch import replay_dead_letter
+from service.pipeline.jobs import JobStore
+from service.pipeline.retry import RetryPolicy
+from service.pipeline.stream import DeadLetter, EventStream
+from service.pipeline.worker import Worker
 from service.runtime import open_runtime
 from service.settings import Settings, SettingsError
-from service.simulator import run_simulator
-from service.worker import Worker
 
 __all__ = ["register"]
 

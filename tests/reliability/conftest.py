@@ -10,9 +10,9 @@ import pytest
 
 from flags.model import System
 from tests.conftest import RunningService
+from tests.pipeline.test_worker import Sims
 from tests.processes import agent_processes, switchyard_env
 from tests.reliability.ledger import GitHub
-from tests.test_worker import Sims
 
 
 @pytest.fixture

@@ -38,11 +38,11 @@ from redis.asyncio import Redis
 
 from flags.model import Issue, System
 from flags.secret import Secret
-from service.event_stream import EventStream
-from service.github_signature import sign
-from service.jobs import JobState, JobStore, job_id_for
-from service.webhook_sender import delivery_headers, issue_delivery
-from tests.test_worker import Sims, drained, eventually
+from service.devtools.webhook_sender import delivery_headers, issue_delivery
+from service.github.signature import sign
+from service.pipeline.jobs import JobState, JobStore, job_id_for
+from service.pipeline.stream import EventStream
+from tests.pipeline.test_worker import Sims, drained, eventually
 
 __all__ = [
     "Counts",

@@ -12,11 +12,11 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode, System
-from service.event_stream import EventStream
+from service.pipeline.stream import EventStream
+from tests.pipeline.test_worker import Sims, drained, eventually
 from tests.processes import run
 from tests.reliability.ledger import GitHub, assert_clean, report, settle
 from tests.reliability.scenario import WORKER_OPTIONS, set_flags, workers
-from tests.test_worker import Sims, drained, eventually
 
 pytestmark = pytest.mark.integration
 

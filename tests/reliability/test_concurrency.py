@@ -21,14 +21,14 @@ from redis.asyncio import Redis
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, Mode, System
 from flags.transitions import Actor, ActorKind
-from service.control import MigrationControl
-from service.ownership import OwnershipStore
+from service.migration.control import MigrationControl
+from service.routing.ownership import OwnershipStore
 from service.settings import Settings
-from service.webhook_route import counts_key
+from service.web.webhooks import counts_key
+from tests.pipeline.test_worker import Sims, eventually
 from tests.processes import service_process
 from tests.reliability.ledger import GitHub, assert_clean, report, settle
 from tests.reliability.scenario import set_flags, workers
-from tests.test_worker import Sims, eventually
 
 pytestmark = pytest.mark.integration
 

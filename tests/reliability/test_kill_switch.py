@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode, System
-from service.ownership import OwnershipStore
+from service.routing.ownership import OwnershipStore
+from tests.pipeline.test_worker import Sims, eventually
 from tests.processes import run
 from tests.reliability.ledger import GitHub, assert_clean, read_ledger, report, settle
 from tests.reliability.scenario import set_flags, workers
-from tests.test_worker import Sims, eventually
 
 pytestmark = pytest.mark.integration
 

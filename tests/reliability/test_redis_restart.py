@@ -21,13 +21,13 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode
-from service.child_processes import free_port
+from service.devtools.child_processes import free_port
 from service.settings import Settings
 from tests.conftest import serve_app
+from tests.pipeline.test_worker import eventually
 from tests.processes import agent_processes, redis_server
 from tests.reliability.ledger import GitHub, assert_clean, report, settle
 from tests.reliability.scenario import set_flags, workers
-from tests.test_worker import eventually
 
 pytestmark = pytest.mark.integration
 

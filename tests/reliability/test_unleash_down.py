@@ -14,13 +14,13 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode, System
-from service.router import RoutingCounters
+from service.routing.router import RoutingCounters
 from service.settings import Settings
 from tests.conftest import RunningService
+from tests.pipeline.test_worker import Sims, eventually
 from tests.processes import unleash_outage
 from tests.reliability.ledger import GitHub, assert_clean, read_ledger, report, settle
 from tests.reliability.scenario import set_flags, workers
-from tests.test_worker import Sims, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode, System
+from tests.pipeline.test_worker import Sims
 from tests.processes import act_id, kill_mid_dispatch, started
 from tests.reliability.ledger import GitHub, assert_clean, report, settle
 from tests.reliability.scenario import set_flags, worker
-from tests.test_worker import Sims
 
 pytestmark = pytest.mark.integration
 

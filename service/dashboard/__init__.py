@@ -1,0 +1,1 @@
+"""The dashboard: the page, its panels, actions, login and the SVG charts."""

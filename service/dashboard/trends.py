@@ -1,0 +1,94 @@
+"""Trends over time: completions and success rate per time bucket, per system.
+
+Computed from the completions stream (acting jobs only, like the success rate of
+:mod:`service.outcomes.metrics`). A window is cut into equal buckets whose edges are aligned to the
+bucket size, so the buckets stay put between two refreshes of the dashboard:
+
+========  ===========  ==========
+window    buckets      each
+========  ===========  ==========
+``1h``    12           5 minutes
+``1d``    24           1 hour
+``7d``    28           6 hours
+========  ===========  ==========
+
+:func:`bucket_completions` is pure; :func:`read_trends` reads the stream and calls it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from flags.model import System
+from service.outcomes.metrics import WINDOWS, read_rows
+
+__all__ = ["BUCKETS", "Bucket", "Trends", "bucket_completions", "read_trends"]
+
+BUCKETS: dict[str, int] = {"1h": 12, "1d": 24, "7d": 28}
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: float  # unix seconds, inclusive
+    end: float  # exclusive
+    successes: int = 0
+    trials: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.successes / self.trials if self.trials else None
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    window: str
+    bucket_seconds: float
+    series: dict[System, list[Bucket]]
+
+    @property
+    def starts(self) -> list[float]:
+        return [bucket.start for bucket in self.series[System.TYPESCRIPT]]
+
+    @property
+    def empty(self) -> bool:
+        return all(bucket.trials == 0 for buckets in self.series.values() for bucket in buckets)
+
+
+def bucket_completions(rows: Iterable[Mapping[str, str]], *, window: str, now: float) -> Trends:
+    """Acting completions of ``rows`` counted into the window's buckets, per system."""
+    span, count = WINDOWS[window], BUCKETS[window]
+    size = span / count
+    end = math.ceil(now / size) * size  # the bucket holding ``now`` is the last one
+    start = end - span
+    tallies = {system: [[0, 0] for _ in range(count)] for system in System}
+    for row in rows:
+        if row.get("dry_run") != "0" or row.get("system") not in tallies:
+            continue
+        at = float(row.get("at") or 0)
+        if not start <= at < end:
+            continue
+        slot = tallies[System(row["system"])][int((at - start) // size)]
+        slot[0] += row.get("success") == "1"
+        slot[1] += 1
+    series = {
+        system: [
+            Bucket(start + i * size, start + (i + 1) * size, successes, trials)
+            for i, (successes, trials) in enumerate(slots)
+        ]
+        for system, slots in tallies.items()
+    }
+    return Trends(window=window, bucket_seconds=size, series=series)
+
+
+async def read_trends(
+    redis: Redis, *, prefix: str, window: str = "1d", now: float | None = None
+) -> Trends:
+    """The trends of ``window`` (a key of :data:`BUCKETS`) from ``<prefix>:completions``."""
+    moment = time.time() if now is None else now
+    rows = await read_rows(redis, f"{prefix}:completions", since=moment - WINDOWS[window])
+    return bucket_completions(rows, window=window, now=moment)

@@ -1,0 +1,1 @@
+"""GitHub's side: signed intake, typed events, and the issues that PRs and CI link to."""

@@ -1,0 +1,1 @@
+"""The one health monitor of every component; everything else reads its results."""

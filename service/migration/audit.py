@@ -1,0 +1,61 @@
+"""The audit trail: every mode change, whoever made it, in one place in Redis.
+
+Entries come from Switchyard itself (CLI, dashboard, watchdog) and from Unleash's event log
+(changes made in the Unleash UI, imported by :mod:`service.migration.unleash_events`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+__all__ = ["AuditEntry", "AuditTrail"]
+
+_MAX_ENTRIES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    actor: str
+    source: str  # cli, dashboard, watchdog, api, unleash (made in Unleash directly)
+    change: str  # rollback, leave_rollback, set_mode, set_rollout, or an Unleash event type
+    before: str
+    after: str
+    reason: str
+    at: float = field(default_factory=time.time)
+    evidence: dict[str, Any] | None = None
+    unleash_event_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AuditTrail:
+    """A sorted set scored by when each change happened, so entries imported from Unleash's
+    event log after the fact still sit in the order the changes were made."""
+
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self.key = f"{prefix}:audit"
+
+    async def record(self, entry: AuditEntry) -> None:
+        member = json.dumps({**entry.as_dict(), "id": uuid.uuid4().hex})
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.key, {member: entry.at})
+            pipe.zremrangebyrank(self.key, 0, -_MAX_ENTRIES - 1)
+            await pipe.execute()
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        """Newest first."""
+        members = await self._redis.zrevrange(self.key, 0, limit - 1)
+        entries = []
+        for member in members:
+            fields = json.loads(str(member))
+            fields.pop("id", None)
+            entries.append(AuditEntry(**fields))
+        return entries

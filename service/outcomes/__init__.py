@@ -1,0 +1,3 @@
+"""Outcomes of both systems: recording, the duration histogram, metrics, statistics, recent
+activity.
+"""

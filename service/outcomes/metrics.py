@@ -1,0 +1,183 @@
+"""Per-system metrics over sliding windows, read from the outcome streams in Redis.
+
+Windows: the last hour, day and week (stream ids are millisecond timestamps, so a window is one
+``XRANGE``), and the last N completions. For each system:
+
+* success rate: acting (not dry-run) completions that succeeded;
+* duration: p50 and p95 of acting completions, seconds;
+* PR acceptance: pull requests merged / closed, attributed to the system owning the issue;
+* build success: check suites that passed (one conclusion per CI app per pushed commit; check
+  runs are single jobs and workflow runs repeat the Actions check suite, so counting them too
+  would weigh a build by how many jobs it has);
+* shadow mismatch rate: comparisons of this system's runs with the other's that disagreed.
+
+Every rate carries its sample size and a 95 % Wilson interval; the python - typescript
+difference of a rate carries Newcombe's interval (the hybrid score interval built from the two
+Wilson intervals).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from flags.model import System
+from service.outcomes.stats import wilson_interval
+
+__all__ = [
+    "BUILD_KIND",
+    "WINDOWS",
+    "Rate",
+    "SystemMetrics",
+    "compare",
+    "comparison_table",
+    "read_metrics",
+    "read_rows",
+]
+
+BUILD_KIND = "ci:check_suite"
+"""The quality rows that count as builds; other CI kinds are recorded but not counted."""
+
+WINDOWS: dict[str, float] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    successes: int
+    trials: int
+
+    @property
+    def estimate(self) -> float | None:
+        return self.successes / self.trials if self.trials else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.trials)
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {
+            "estimate": self.estimate,
+            "n": self.trials,
+            "successes": self.successes,
+            "ci95": [low, high],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SystemMetrics:
+    system: System
+    window: str
+    success: Rate
+    pr_acceptance: Rate
+    build_success: Rate
+    shadow_mismatch: Rate
+    duration_p50: float | None
+    duration_p95: float | None
+    durations_n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system.value,
+            "window": self.window,
+            "success_rate": self.success.as_dict(),
+            "pr_acceptance_rate": self.pr_acceptance.as_dict(),
+            "build_success_rate": self.build_success.as_dict(),
+            "shadow_mismatch_rate": self.shadow_mismatch.as_dict(),
+            "duration_seconds": {
+                "p50": self.duration_p50,
+                "p95": self.duration_p95,
+                "n": self.durations_n,
+            },
+        }
+
+
+def compare(python: Rate, typescript: Rate) -> dict[str, Any]:
+    """python - typescript, with Newcombe's 95 % interval (None when either has no data)."""
+    if python.estimate is None or typescript.estimate is None:
+        return {"difference": None, "ci95": None}
+    (l1, u1), (l2, u2) = python.interval, typescript.interval
+    p1, p2 = python.estimate, typescript.estimate
+    difference = p1 - p2
+    low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return {"difference": difference, "ci95": [max(-1.0, low), min(1.0, high)]}
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+async def read_rows(
+    redis: Redis, key: str, *, since: float | None = None, last_n: int | None = None
+) -> list[dict[str, str]]:
+    """A stream's entries as plain dicts: the newest ``last_n``, else all since ``since``."""
+    if last_n is not None:
+        raw = await redis.xrevrange(key, count=last_n) or []
+    else:
+        start = f"{int((since or 0) * 1000)}-0"
+        raw = await redis.xrange(key, min=start) or []
+    return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw]
+
+
+async def read_metrics(
+    redis: Redis, *, prefix: str, window: str = "1d", last_n: int | None = None
+) -> dict[System, SystemMetrics]:
+    """Both systems' metrics over ``window`` (a key of :data:`WINDOWS`) or the last N rows."""
+    since = None if last_n is not None else time.time() - WINDOWS[window]
+    label = f"last {last_n}" if last_n is not None else window
+    completions = await read_rows(redis, f"{prefix}:completions", since=since, last_n=last_n)
+    quality = await read_rows(redis, f"{prefix}:quality", since=since, last_n=last_n)
+    comparisons = await read_rows(redis, f"{prefix}:comparisons", since=since, last_n=last_n)
+    result = {}
+    for system in System:
+        acting = [
+            row for row in completions if row["system"] == system.value and row["dry_run"] == "0"
+        ]
+        durations = sorted(float(row["duration_seconds"]) for row in acting)
+        prs = [
+            row for row in quality if row["system"] == system.value and row["kind"] == "pr_closed"
+        ]
+        builds = [
+            row for row in quality if row["system"] == system.value and row["kind"] == BUILD_KIND
+        ]
+        compared = [
+            row
+            for row in comparisons
+            if system.value in (row["control_system"], row["candidate_system"])
+        ]
+        result[system] = SystemMetrics(
+            system=system,
+            window=label,
+            success=Rate(sum(row["success"] == "1" for row in acting), len(acting)),
+            pr_acceptance=Rate(sum(row["success"] == "1" for row in prs), len(prs)),
+            build_success=Rate(sum(row["success"] == "1" for row in builds), len(builds)),
+            shadow_mismatch=Rate(sum(row["match"] == "0" for row in compared), len(compared)),
+            duration_p50=_quantile(durations, 0.50),
+            duration_p95=_quantile(durations, 0.95),
+            durations_n=len(durations),
+        )
+    return result
+
+
+def comparison_table(metrics: dict[System, SystemMetrics]) -> dict[str, Any]:
+    """Side by side, with the python - typescript difference of each rate."""
+    python, typescript = metrics[System.PYTHON], metrics[System.TYPESCRIPT]
+    rates = ("success", "pr_acceptance", "build_success", "shadow_mismatch")
+    return {
+        "window": python.window,
+        "python": python.as_dict(),
+        "typescript": typescript.as_dict(),
+        "difference": {
+            name: compare(getattr(python, name), getattr(typescript, name)) for name in rates
+        },
+    }

@@ -1,0 +1,230 @@
+"""What the agent systems achieved: completions, shadow comparisons and PR quality.
+
+Everything lands in Redis streams that the metrics (sliding windows, confidence intervals) read:
+
+* ``<prefix>:completions``: one entry per completed job (system, success, duration, dry run).
+* ``<prefix>:comparisons``: in parallel mode, the acting (control) and shadow (candidate)
+  outcomes of the same delivery paired once both have arrived: match or mismatch, both durations.
+* ``<prefix>:quality``: pull requests closed (merged or not) and CI conclusions, attributed to
+  the system that owns the issue the pull request resolves.
+
+An issue is linked to a pull request by the PR number a system reported at completion, else
+by closing keywords in the PR body or the branch name (see :mod:`service.github.links`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from flags.model import Issue
+from service.agents.completion import Completion
+from service.github.events import CheckCompleted, PullRequestClosed
+from service.outcomes.histogram import DurationHistogram, bucket_field
+from service.pipeline.jobs import Job
+from service.routing.ownership import OwnershipStore
+
+__all__ = ["OutcomeRecorder", "stream_fields"]
+
+_MAXLEN = 200_000
+_PAIR_TTL = 7 * 24 * 3600
+_SEEN_TTL = 30 * 24 * 3600
+
+# KEYS: seen-mark, stream, histogram hash. ARGV: mark ttl, stream maxlen, histogram bucket field,
+# seconds, success (1/0), then field, value, ... of the entry. 1 if recorded now, 0 for a repeat.
+_RECORD_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 6))
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[3], 'count', 1)
+redis.call('HINCRBYFLOAT', KEYS[3], 'sum', ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[3], 'succeeded', 1)
+end
+return 1
+"""
+
+
+def stream_fields(values: dict[str, str]) -> dict[FieldT, EncodableT]:
+    """The same mapping, typed the way redis-py wants stream fields."""
+    fields: dict[FieldT, EncodableT] = {key: value for key, value in values.items()}
+    return fields
+
+
+class OutcomeRecorder:
+    """Records completions and pairs them; implements the worker's quality sink."""
+
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._owners = OwnershipStore(redis, prefix=prefix)
+        self._histogram = DurationHistogram(redis, prefix=prefix)
+        self.completions_key = f"{prefix}:completions"
+        self.comparisons_key = f"{prefix}:comparisons"
+        self.quality_key = f"{prefix}:quality"
+        self._record_once = redis.register_script(_RECORD_ONCE)
+
+    def _pr_key(self, repository: str, pr_number: int) -> str:
+        return f"{self._prefix}:pr:{repository}#{pr_number}"
+
+    def _entry(self, job: Job, completion: Completion) -> dict[str, str]:
+        return {
+            "job_id": job.job_id,
+            "delivery_id": job.delivery_id,
+            "system": job.system.value,
+            "issue": str(job.issue),
+            "success": "1" if completion.success else "0",
+            "duration_seconds": f"{completion.duration_seconds:.6f}",
+            "dry_run": "1" if completion.dry_run else "0",
+            "pr_number": str(completion.pr_number or ""),
+            "output_digest": completion.output_digest or "",
+            "at": f"{time.time():.6f}",
+        }
+
+    async def completion(self, job: Job, completion: Completion) -> dict[str, str] | None:
+        """Record a job's completion; returns the comparison record if this one closed a pair."""
+        entry = self._entry(job, completion)
+        await self._redis.xadd(
+            self.completions_key, stream_fields(entry), maxlen=_MAXLEN, approximate=True
+        )
+        await self._histogram.observe(
+            job.system,
+            seconds=completion.duration_seconds,
+            success=completion.success,
+            dry_run=completion.dry_run,
+        )
+        return await self._link_and_pair(job, completion, entry)
+
+    async def completion_once(
+        self, job: Job, completion: Completion
+    ) -> tuple[bool, dict[str, str] | None]:
+        """Record a job's completion once however often it is reported: ``(True, comparison)``
+        the first time, ``(False, comparison)`` for a repeat. The seen-mark and the entry are
+        written together (one script), so a failure part-way records neither and the agent's
+        retry records it; the PR link and the pairing are idempotent and redone on repeats."""
+        entry = self._entry(job, completion)
+        fields = [part for item in entry.items() for part in item]
+        seconds = max(completion.duration_seconds, 0.0)
+        first = await self._record_once(
+            keys=[
+                f"{self._prefix}:completion-seen:{job.job_id}",
+                self.completions_key,
+                self._histogram.key(job.system, dry_run=completion.dry_run),
+            ],
+            args=[
+                _SEEN_TTL,
+                _MAXLEN,
+                bucket_field(seconds),
+                repr(seconds),
+                "1" if completion.success else "0",
+                *fields,
+            ],
+        )
+        return bool(first), await self._link_and_pair(job, completion, entry)
+
+    async def _link_and_pair(
+        self, job: Job, completion: Completion, entry: dict[str, str]
+    ) -> dict[str, str] | None:
+        if completion.pr_number is not None and not completion.dry_run:
+            await self._redis.hset(
+                self._pr_key(job.issue.repository, completion.pr_number),
+                mapping={"issue_number": str(job.issue.number), "system": job.system.value},
+            )
+        return await self._pair(job, entry)
+
+    async def _pair(self, job: Job, entry: dict[str, str]) -> dict[str, str] | None:
+        """Pair acting and shadow outcomes of one delivery; emit once when both are in."""
+        key = f"{self._prefix}:pair:{job.delivery_id}:{job.issue}"
+        role = "candidate" if job.dry_run else "control"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, role, json.dumps(entry))  # a repeat keeps the first report
+            pipe.expire(key, _PAIR_TTL)
+            pipe.hgetall(key)
+            _, _, both = await pipe.execute()
+        if "control" not in both or "candidate" not in both:
+            return None
+        if not await self._redis.hsetnx(key, "compared", "1"):
+            return None  # a duplicate callback: the comparison exists already
+        control, candidate = json.loads(both["control"]), json.loads(both["candidate"])
+        matched = (
+            control["success"] == candidate["success"]
+            and control["output_digest"] == candidate["output_digest"]
+        )
+        record: dict[str, str] = {
+            "delivery_id": job.delivery_id,
+            "issue": str(job.issue),
+            "control_system": control["system"],
+            "candidate_system": candidate["system"],
+            "match": "1" if matched else "0",
+            "control_success": control["success"],
+            "candidate_success": candidate["success"],
+            "control_duration_seconds": control["duration_seconds"],
+            "candidate_duration_seconds": candidate["duration_seconds"],
+            "at": f"{time.time():.6f}",
+        }
+        await self._redis.xadd(
+            self.comparisons_key, stream_fields(record), maxlen=_MAXLEN, approximate=True
+        )
+        return record
+
+    async def _issue_for_pr(
+        self, repository: str, pr_numbers: tuple[int, ...], linked: tuple[int, ...]
+    ) -> tuple[Issue, str] | None:
+        """The issue a PR resolves and the system that owns it."""
+        for pr_number in pr_numbers:
+            known = await self._redis.hgetall(self._pr_key(repository, pr_number))
+            if known:
+                return Issue(repository, int(known["issue_number"])), str(known["system"])
+        for number in linked:
+            issue = Issue(repository, number)
+            owner = await self._owners.owner(issue)
+            if owner is not None:
+                return issue, owner.system.value
+        return None
+
+    async def _quality(
+        self,
+        kind: str,
+        repository: str,
+        found: tuple[Issue, str] | None,
+        success: bool,
+        delivery_id: str,
+    ) -> bool:
+        seen = f"{self._prefix}:quality-seen:{delivery_id}"
+        if not await self._redis.set(seen, "1", nx=True, ex=_PAIR_TTL):
+            return False  # a redelivered event: counted once
+        if found is None:
+            await self._redis.hincrby(f"{self._prefix}:quality:unattributed", kind, 1)
+            return False
+        issue, system = found
+        await self._redis.xadd(
+            self.quality_key,
+            stream_fields(
+                {
+                    "kind": kind,
+                    "system": system,
+                    "issue": str(issue),
+                    "success": "1" if success else "0",
+                    "delivery_id": delivery_id,
+                    "at": f"{time.time():.6f}",
+                }
+            ),
+            maxlen=_MAXLEN,
+            approximate=True,
+        )
+        return True
+
+    async def pull_request_closed(self, event: PullRequestClosed) -> None:
+        found = await self._issue_for_pr(event.repository, (event.pr_number,), event.linked_issues)
+        await self._quality("pr_closed", event.repository, found, event.merged, event.delivery_id)
+
+    async def check_completed(self, event: CheckCompleted) -> None:
+        found = await self._issue_for_pr(event.repository, event.pr_numbers, event.linked_issues)
+        await self._quality(
+            f"ci:{event.kind}", event.repository, found, event.success, event.delivery_id
+        )

@@ -1,0 +1,3 @@
+"""The durable pipeline: the event stream, the worker, dispatch, job states, retries and issue
+locks.
+"""

@@ -1,0 +1,1 @@
+"""Routing: the decision for one event, and sticky issue owners."""

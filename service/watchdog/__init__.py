@@ -1,0 +1,1 @@
+"""The watchdog: its loop, the evidence it gathers and the verdict it reaches."""

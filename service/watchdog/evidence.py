@@ -1,0 +1,77 @@
+"""The watchdog's evidence, assembled from the outcome streams in Redis.
+
+Counts are accumulated from a fixed start (``since``, the watchdog's evidence epoch), which the
+confidence sequences of :mod:`service.watchdog.verdict` assume: the beginning of the recorded
+history,
+until a human leaves an emergency rollback, which restarts the evidence from that moment. The
+drift statistic is replayed over the completions in the order they arrived, each python
+completion compared with typescript's counts at that moment.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from flags.model import System
+from service.outcomes.metrics import BUILD_KIND, read_rows
+from service.watchdog.verdict import (
+    Drift,
+    Durations,
+    Evidence,
+    Policy,
+    SystemEvidence,
+    Tally,
+    track,
+)
+
+__all__ = ["evidence_epoch_key", "gather_evidence"]
+
+
+def evidence_epoch_key(prefix: str) -> str:
+    """Where the evidence epoch lives; leaving an emergency rollback moves it to that moment."""
+    return f"{prefix}:watchdog:since"
+
+
+def _tally(rows: list[dict[str, str]]) -> Tally:
+    return Tally(sum(row["success"] == "1" for row in rows), len(rows))
+
+
+async def gather_evidence(
+    redis: Redis, *, prefix: str, since: float, policy: Policy, python_health_failures: int
+) -> Evidence:
+    recorded = await read_rows(redis, f"{prefix}:completions", since=since)
+    completions = [row for row in recorded if row["dry_run"] == "0"]
+    quality = await read_rows(redis, f"{prefix}:quality", since=since)
+    drift = Drift()
+    typescript_so_far = Tally()
+    for row in completions:
+        success = row["success"] == "1"
+        if row["system"] == System.TYPESCRIPT.value:
+            typescript_so_far = Tally(
+                typescript_so_far.successes + success, typescript_so_far.trials + 1
+            )
+        else:
+            drift = track(drift, success=success, baseline=typescript_so_far, policy=policy)
+
+    def system_evidence(system: System, health_failures: int) -> SystemEvidence:
+        own = [row for row in completions if row["system"] == system.value]
+        return SystemEvidence(
+            success=_tally(own),
+            build=_tally(
+                [r for r in quality if r["system"] == system.value and r["kind"] == BUILD_KIND]
+            ),
+            pr=_tally(
+                [r for r in quality if r["system"] == system.value and r["kind"] == "pr_closed"]
+            ),
+            durations=Durations.from_seconds(
+                [float(row["duration_seconds"]) for row in own],
+                ceiling=policy.duration_ceiling_seconds,
+            ),
+            health_failures=health_failures,
+        )
+
+    return Evidence(
+        python=system_evidence(System.PYTHON, python_health_failures),
+        typescript=system_evidence(System.TYPESCRIPT, 0),
+        drift=drift,
+    )

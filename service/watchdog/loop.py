@@ -1,0 +1,166 @@
+"""The watchdog: rolls the migration back when the evidence says python is worse.
+
+Its own process (``switchyard watchdog``); many may run, one acts: each tick, the holder of a
+Redis lease probes python's health, gathers the evidence (:mod:`service.watchdog.evidence`), asks
+the pure :func:`service.watchdog.verdict.decide`, and on a rollback verdict turns the kill switch on
+through
+the same code as ``switchyard rollback`` (:class:`~service.migration.control.MigrationControl`),
+with the
+verdict's evidence in the audit trail, then posts an optional Slack-compatible alert. It never
+turns the switch off. ``dry_run`` only records "would roll back". A cooldown stops repeated
+alerts while the switch stays on; the rollback itself is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from redis.asyncio import Redis
+
+from flags.errors import UnleashError
+from flags.transitions import Actor, ActorKind
+from service.migration.control import MigrationControl
+from service.outcomes.recorder import stream_fields
+from service.watchdog.evidence import evidence_epoch_key, gather_evidence
+from service.watchdog.verdict import Policy, Verdict, decide
+
+__all__ = ["Watchdog", "WatchdogConfig"]
+
+_log = logging.getLogger("switchyard.watchdog")
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchdogConfig:
+    name: str
+    interval_seconds: float = 10.0
+    dry_run: bool = False
+    cooldown_seconds: float = 600.0
+    alert_url: str | None = None
+    python_health_url: str | None = None
+    policy: Policy = field(default_factory=Policy)
+
+
+class Watchdog:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        control: MigrationControl,
+        prefix: str,
+        config: WatchdogConfig,
+    ) -> None:
+        self._redis = redis
+        self._http = http
+        self._control = control
+        self._prefix = prefix
+        self.config = config
+        self._lease = redis.register_script(_RENEW)
+        self.state_key = f"{prefix}:watchdog:state"
+
+    async def _leader(self) -> bool:
+        ttl_ms = int(self.config.interval_seconds * 3000)
+        held = await self._lease(
+            keys=[f"{self._prefix}:watchdog:lease"], args=[self.config.name, ttl_ms]
+        )
+        return bool(held)
+
+    async def _since(self) -> float:
+        """The evidence epoch: everything recorded, until leaving a rollback restarts it."""
+        return float(await self._redis.get(evidence_epoch_key(self._prefix)) or 0)
+
+    async def _python_health_failures(self) -> int:
+        key = f"{self._prefix}:health:python:consecutive-failures"
+        if self.config.python_health_url is None:
+            return int(await self._redis.get(key) or 0)
+        try:
+            response = await self._http.get(f"{self.config.python_health_url}/health", timeout=2)
+            healthy = response.status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if healthy:
+                pipe.set(key, 0)
+            else:
+                pipe.incr(key)
+            pipe.lpush(
+                f"{self._prefix}:health:history",
+                json.dumps({"system": "python", "healthy": healthy, "at": time.time()}),
+            )
+            pipe.ltrim(f"{self._prefix}:health:history", 0, 999)
+            await pipe.execute()
+        return int(await self._redis.get(key) or 0)
+
+    async def tick(self) -> Verdict | None:
+        """One round; None when another watchdog holds the lease."""
+        if not await self._leader():
+            return None
+        evidence = await gather_evidence(
+            self._redis,
+            prefix=self._prefix,
+            since=await self._since(),
+            policy=self.config.policy,
+            python_health_failures=await self._python_health_failures(),
+        )
+        verdict = decide(evidence, self.config.policy)
+        state: dict[str, str] = {
+            "leader": self.config.name,
+            "last_tick": f"{time.time():.3f}",
+            "dry_run": str(self.config.dry_run).lower(),
+            "verdict": "rollback" if verdict.rollback else "ok",
+            "rule": verdict.rule.value if verdict.rule else "",
+            "reasons": "; ".join(verdict.reasons),
+            "evidence": json.dumps(verdict.evidence),
+        }
+        if verdict.rollback:
+            state["action"] = await self._act(verdict)
+        await self._redis.hset(self.state_key, mapping=stream_fields(state))
+        return verdict
+
+    async def _act(self, verdict: Verdict) -> str:
+        reason = "; ".join(verdict.reasons)
+        if self.config.dry_run:
+            _log.warning("would roll back (dry run): %s", reason)
+            return "would roll back (dry run)"
+        actor = Actor(self.config.name, ActorKind.WATCHDOG, "watchdog")
+        result = await self._control.rollback(actor=actor, reason=reason, evidence=verdict.evidence)
+        if not result.changed:
+            return "kill switch already on"
+        _log.error("rolled back: %s", reason)
+        fresh = await self._redis.set(
+            f"{self._prefix}:watchdog:cooldown",
+            "1",
+            nx=True,
+            ex=max(1, int(self.config.cooldown_seconds)),
+        )
+        if fresh and self.config.alert_url:
+            with contextlib.suppress(httpx.HTTPError):
+                await self._http.post(
+                    self.config.alert_url,
+                    json={
+                        "text": f":rotating_light: Switchyard rolled back to typescript: {reason}"
+                    },
+                )
+        return "rolled back"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except (UnleashError, OSError) as error:
+                _log.warning("watchdog tick failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.interval_seconds)

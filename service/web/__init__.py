@@ -1,0 +1,1 @@
+"""The HTTP edge: webhooks, agent completions, status and metrics."""

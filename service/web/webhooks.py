@@ -1,0 +1,164 @@
+"""``POST /webhooks/github``, the HTTP edge of :mod:`service.github.intake`, and the app's error
+table.
+
+The handler reads the raw body under a hard cap (a ``Content-Length`` over the limit is refused
+before reading; a streamed body is cut off as soon as it passes the limit), hands the bytes to
+:func:`~service.github.intake.check_delivery`, and appends accepted deliveries to the event stream
+(deduplicated by ``X-GitHub-Delivery``) before answering:
+
+====  ==========================================================================
+202   ``{"accepted": true, "duplicate": bool, "entry": id}``: persisted (or seen before)
+202   ``{"ignored": true, "why": ...}``: an event Switchyard does not act on; not persisted
+200   ``{"pong": true}``: GitHub's ``ping``
+4xx   ``{"error": ..., "delivery_id": ...}``: refused (401, 400, 413, 415; see intake)
+503   the stream could not be written: nothing was persisted, GitHub may redeliver
+====  ==========================================================================
+
+Every outcome is counted in the Redis hash ``{prefix}:webhooks:counts`` (``accepted``,
+``duplicate``, ``ignored``, ``ping``, ``rejected:<status>``); counting is best effort and never
+changes the answer. ``accepted`` and ``duplicate`` are counted by the append script itself, so
+a persisted delivery costs one Redis round trip.
+
+:data:`EXCEPTION_HANDLERS` maps every :class:`~service.errors.SwitchyardError` to a JSON answer
+with its status and context, a Redis failure (Redis restarting, say) to 503
+``{"error": "storage unavailable"}`` (the caller retries; one warning line, no traceback), and
+anything else to a bare 500 ``{"error": "internal error"}``.
+Starlette re-raises the latter after answering, so the server logs the traceback; the caller
+never sees one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ExceptionHandler
+
+from flags.secret import Secret
+from service.errors import PayloadError, PayloadTooLarge, SwitchyardError
+from service.github.events import Ignored, Ping
+from service.github.intake import MAX_BODY_BYTES, check_delivery
+from service.pipeline.stream import EventStream
+from service.runtime import Runtime
+
+__all__ = ["EXCEPTION_HANDLERS", "ROUTES", "counts_key", "github_webhook"]
+
+_log = logging.getLogger("switchyard.webhooks")
+_NO_SECRET = Secret("")  # verify_signature refuses everything under an empty secret
+
+
+def counts_key(prefix: str) -> str:
+    """The Redis hash holding how many deliveries ended how."""
+    return f"{prefix}:webhooks:counts"
+
+
+async def github_webhook(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    secret = runtime.settings.webhook_secret
+    if secret is None:
+        _log.error("SWITCHYARD_WEBHOOK_SECRET is not set: refusing every GitHub delivery")
+    try:
+        body = await _read_body(request, limit=MAX_BODY_BYTES)
+        outcome = check_delivery(headers=request.headers, body=body, secret=secret or _NO_SECRET)
+    except SwitchyardError as error:
+        await _count(runtime, f"rejected:{error.status_code}")
+        raise
+    if isinstance(outcome, Ping):
+        await _count(runtime, "ping")
+        return JSONResponse({"pong": True})
+    if isinstance(outcome, Ignored):
+        await _count(runtime, "ignored")
+        return JSONResponse({"ignored": True, "why": outcome.why}, status_code=202)
+    stream = EventStream(runtime.redis, prefix=runtime.prefix)
+    try:
+        created, entry_id = await stream.append(
+            delivery_id=outcome.delivery_id,
+            event=outcome.event,
+            body=body,
+            counts_key=counts_key(runtime.prefix),  # counted in the same round trip
+        )
+    except RedisError as error:
+        _log.error("delivery %s not persisted: %r", outcome.delivery_id, error)
+        await _count(runtime, "rejected:503")
+        return JSONResponse(
+            {"error": "the delivery could not be persisted", "delivery_id": outcome.delivery_id},
+            status_code=503,
+        )
+    _log.info(
+        "delivery %s (%s) %s as %s",
+        outcome.delivery_id,
+        outcome.event,
+        "accepted" if created else "was a duplicate",
+        entry_id,
+    )
+    return JSONResponse(
+        {"accepted": True, "duplicate": not created, "entry": entry_id}, status_code=202
+    )
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    """The whole body, but never more than ``limit`` bytes of it held in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise PayloadError(f"Content-Length is not a number: {declared[:40]!r}")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"Content-Length {int(declared)} is over the limit of {limit}")
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async with contextlib.aclosing(request.stream()) as stream:
+            async for chunk in stream:
+                received += len(chunk)
+                if received > limit:
+                    raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except ClientDisconnect:
+        raise PayloadError("the client disconnected before the body was complete") from None
+    return b"".join(chunks)
+
+
+async def _count(runtime: Runtime, outcome: str) -> None:
+    with contextlib.suppress(RedisError):
+        await runtime.redis.hincrby(counts_key(runtime.prefix), outcome, 1)
+
+
+async def _switchyard_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, SwitchyardError):  # pragma: no cover - the table routes by type
+        raise exc
+    context = exc.context()
+    _log.info("%s %s -> %d: %s %s", request.method, request.url.path, exc.status_code, exc, context)
+    return JSONResponse({"error": exc.message, **context}, status_code=exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # pragma: no cover - the table routes by type
+        raise exc
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    _log.warning("%s %s -> 503: Redis: %r", request.method, request.url.path, exc)
+    return JSONResponse({"error": "storage unavailable"}, status_code=503)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises ``exc`` after this answer; the server logs it with its traceback.
+    _log.error("%s %s -> 500: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+ROUTES: list[Route] = [Route("/webhooks/github", github_webhook, methods=["POST"])]
+
+EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
+    SwitchyardError: _switchyard_error,
+    HTTPException: _http_error,
+    RedisError: _storage_unavailable,
+    Exception: _internal_error,
+}

@@ -1,0 +1,180 @@
+"""Dashboard auth: signed session cookies, CSRF tokens, the Origin check, bearer tokens.
+
+The signer and the origin helper are pure; sessions live in the real Redis (integration).
+"""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from flags.secret import Secret
+from flags.transitions import ActorKind
+from service.dashboard.auth import (
+    SESSION_COOKIE,
+    AuthRefused,
+    DashboardAuth,
+    SessionSigner,
+    origin_of,
+)
+
+TOKEN = Secret("the-admin-token-0123456789")
+SERVICE = "http://127.0.0.1:8080"
+
+
+def _request(headers: dict[str, str] | None = None, cookie: str | None = None) -> Request:
+    raw = {key.lower(): value for key, value in (headers or {}).items()}
+    if cookie is not None:
+        raw["cookie"] = f"{SESSION_COOKIE}={cookie}"
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "scheme": "http",
+            "server": ("127.0.0.1", 8080),
+            "path": "/migration/dashboard/actions/mode",
+            "query_string": b"",
+            "headers": [(k.encode(), v.encode()) for k, v in raw.items()]
+            + [(b"host", b"127.0.0.1:8080")],
+        }
+    )
+
+
+def test_cookie_carries_a_signature_not_the_token() -> None:
+    signer = SessionSigner(TOKEN)
+    cookie = signer.cookie_value("abc")
+    assert TOKEN.reveal() not in cookie
+    assert signer.session_id(cookie) == "abc"
+
+
+@pytest.mark.parametrize("forged", ["abc", "abc.", ".sig", "abd.{sig}", "abc.{sig}0", ""])
+def test_forged_or_tampered_cookies_are_rejected(forged: str) -> None:
+    signer = SessionSigner(TOKEN)
+    signature = signer.cookie_value("abc").rpartition(".")[2]
+    assert signer.session_id(forged.format(sig=signature)) is None
+
+
+def test_a_new_admin_token_voids_old_cookies_and_csrf_tokens() -> None:
+    old, new = SessionSigner(TOKEN), SessionSigner(Secret("rotated"))
+    assert new.session_id(old.cookie_value("abc")) is None
+    assert not new.csrf_matches("abc", old.csrf_token("abc"))
+
+
+def test_csrf_token_is_bound_to_its_session() -> None:
+    signer = SessionSigner(TOKEN)
+    assert signer.csrf_matches("abc", signer.csrf_token("abc"))
+    assert not signer.csrf_matches("abd", signer.csrf_token("abc"))
+    assert not signer.csrf_matches("abc", "")
+
+
+def test_origin_of() -> None:
+    assert origin_of("HTTP://Example.org:8080/path?q=1") == "http://example.org:8080"
+    assert origin_of("null") is None
+    assert origin_of("") is None
+
+
+@pytest.fixture
+def auth(redis_client: Redis, prefix: str) -> DashboardAuth:
+    return DashboardAuth(
+        admin_token=TOKEN, redis=redis_client, prefix=prefix, allowed_origins=[SERVICE]
+    )
+
+
+@pytest.mark.integration
+async def test_login_needs_the_right_token(auth: DashboardAuth) -> None:
+    assert await auth.login("wrong", "alice") is None
+    assert await auth.login("", "alice") is None
+    opened = await auth.login(TOKEN.reveal(), "alice")
+    assert opened is not None
+    session, cookie = opened
+    found = await auth.session(_request(cookie=cookie))
+    assert found is not None and found.actor == "alice"
+    assert found.csrf_token == session.csrf_token
+
+
+@pytest.mark.integration
+async def test_session_caller_needs_origin_and_csrf(auth: DashboardAuth) -> None:
+    opened = await auth.login(TOKEN.reveal(), "alice")
+    assert opened is not None
+    session, cookie = opened
+    good = {"Origin": SERVICE}
+    caller = await auth.authorize(_request(good, cookie), {"csrf_token": session.csrf_token})
+    assert (caller.actor.name, caller.actor.kind, caller.actor.source) == (
+        "alice",
+        ActorKind.HUMAN,
+        "dashboard",
+    )
+    header = {**good, "X-CSRF-Token": session.csrf_token}
+    assert (await auth.authorize(_request(header, cookie), {})).session == caller.session
+    refused = [
+        (_request(good, None), {"csrf_token": session.csrf_token}, 401),
+        (_request(good, cookie + "x"), {"csrf_token": session.csrf_token}, 401),
+        (_request(good, cookie), {}, 403),
+        (_request(good, cookie), {"csrf_token": _tampered(session.csrf_token)}, 403),
+        (
+            _request({"Origin": "http://evil.example"}, cookie),
+            {"csrf_token": session.csrf_token},
+            403,
+        ),
+        (_request({}, cookie), {"csrf_token": session.csrf_token}, 403),  # no Origin, no Referer
+    ]
+    for request, form, status in refused:
+        with pytest.raises(AuthRefused) as raised:
+            await auth.authorize(request, form)
+        assert raised.value.status_code == status
+    referer = {"Referer": f"{SERVICE}/migration/dashboard?window=1h"}
+    assert await auth.authorize(_request(referer, cookie), {"csrf_token": session.csrf_token})
+
+
+@pytest.mark.integration
+async def test_logout_ends_the_session(auth: DashboardAuth) -> None:
+    opened = await auth.login(TOKEN.reveal(), "alice")
+    assert opened is not None
+    session, cookie = opened
+    await auth.logout(session)
+    assert await auth.session(_request(cookie=cookie)) is None
+    with pytest.raises(AuthRefused) as raised:
+        await auth.authorize(
+            _request({"Origin": SERVICE}, cookie), {"csrf_token": session.csrf_token}
+        )
+    assert raised.value.status_code == 401
+
+
+@pytest.mark.integration
+async def test_bearer_token(auth: DashboardAuth) -> None:
+    caller = await auth.authorize(
+        _request({"Authorization": f"Bearer {TOKEN.reveal()}"}), {"actor": "ci-bot"}
+    )
+    assert (caller.actor.name, caller.actor.source, caller.session) == ("ci-bot", "api", None)
+    for header in ("Bearer wrong", f"Basic {TOKEN.reveal()}", "Bearer"):
+        with pytest.raises(AuthRefused) as raised:
+            await auth.authorize(_request({"Authorization": header}), {})
+        assert raised.value.status_code == 401
+
+
+@pytest.mark.integration
+async def test_without_an_admin_token_everything_is_read_only(
+    redis_client: Redis, prefix: str
+) -> None:
+    auth = DashboardAuth(admin_token=None, redis=redis_client, prefix=prefix)
+    assert not auth.enabled
+    assert await auth.login("", "alice") is None
+    with pytest.raises(AuthRefused) as raised:
+        await auth.authorize(_request({"Authorization": "Bearer "}), {})
+    assert raised.value.status_code == 403
+
+
+@pytest.mark.integration
+async def test_flash_is_shown_once(auth: DashboardAuth) -> None:
+    opened = await auth.login(TOKEN.reveal(), "alice")
+    assert opened is not None
+    session = opened[0]
+    await auth.set_flash(session, "ok", "done")
+    assert await auth.pop_flash(session) == {"kind": "ok", "text": "done"}
+    assert await auth.pop_flash(session) is None
+
+
+def _tampered(token: str) -> str:
+    """``token`` with its last character changed (never to itself)."""
+    return token[:-1] + ("1" if token.endswith("0") else "0")

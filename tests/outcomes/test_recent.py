@@ -1,0 +1,69 @@
+"""Recent routed issues, shadow mismatches and dead letters, read back from the real Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from flags.model import Issue, Mode, System
+from flags.routing import Decision
+from flags.source import Freshness
+from service.outcomes.recent import recent_dead_letters, recent_mismatches, recent_routed
+from service.outcomes.recorder import stream_fields
+from service.pipeline.stream import EventStream, StreamEntry
+from service.routing.router import RoutingCounters
+from tests.conftest import RunningService
+
+pytestmark = pytest.mark.integration
+
+
+def _decision(acting: System) -> Decision:
+    return Decision(acting, None, Mode.GRADUAL, f"{acting} acts", False, True, False)
+
+
+async def test_routed_issues_newest_first_and_capped(redis_client: Redis, prefix: str) -> None:
+    counters = RoutingCounters(redis_client, prefix=prefix)
+    for number in range(1, 206):
+        system = System.PYTHON if number % 2 else System.TYPESCRIPT
+        await counters.record(_decision(system), Freshness.LIVE, issue=Issue("acme/app", number))
+    await counters.record(_decision(System.PYTHON), Freshness.LIVE)  # no issue: counted only
+    rows = await recent_routed(redis_client, prefix=prefix, limit=3)
+    assert [(row["issue"], row["acting"]) for row in rows] == [
+        ("acme/app#205", "python"),
+        ("acme/app#204", "typescript"),
+        ("acme/app#203", "python"),
+    ]
+    assert rows[0]["mode"] == "gradual" and rows[0]["reason"] == "python acts"
+    assert await redis_client.llen(counters.recent_key) == 200
+    assert (await counters.read())["total"] == 206
+
+
+async def test_mismatches_are_the_disagreeing_comparisons(redis_client: Redis, prefix: str) -> None:
+    for number, match in ((1, "1"), (2, "0"), (3, "1"), (4, "0")):
+        await redis_client.xadd(
+            f"{prefix}:comparisons",
+            stream_fields({"issue": f"acme/app#{number}", "match": match}),
+        )
+    rows = await recent_mismatches(redis_client, prefix=prefix)
+    assert [row["issue"] for row in rows] == ["acme/app#4", "acme/app#2"]
+
+
+async def test_dead_letters_newest_first_without_the_body(redis_client: Redis, prefix: str) -> None:
+    stream = EventStream(redis_client, prefix=prefix)
+    for number in (1, 2):
+        entry = StreamEntry(f"0-{number}", f"delivery-{number}", "issues", 0.0, b'{"secret": 1}')
+        await stream.bury(entry, system="python", error=f"failed {number}", attempts=5)
+    rows = await recent_dead_letters(redis_client, prefix=prefix)
+    assert [row["delivery_id"] for row in rows] == ["delivery-2", "delivery-1"]
+    assert rows[0]["attempts"] == 5 and "body" not in rows[0]
+
+
+async def test_status_lists_recent_activity(service: RunningService) -> None:
+    runtime = service.runtime
+    counters = RoutingCounters(runtime.redis, prefix=runtime.prefix)
+    await counters.record(_decision(System.TYPESCRIPT), Freshness.LIVE, issue=Issue("acme/app", 42))
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{service.url}/migration/status")).json()
+    assert [row["issue"] for row in status["recent"]["routed"]] == ["acme/app#42"]
+    assert status["recent"]["mismatches"] == [] and status["recent"]["dead_letters"] == []

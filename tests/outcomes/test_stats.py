@@ -1,0 +1,153 @@
+"""The pure statistics: Wilson intervals, the normal-mixture confidence sequence, the CUSUM."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.outcomes import stats
+
+ALPHA = 0.01 / 14
+RHO = stats.mixture_rho(200, ALPHA)
+
+
+@st.composite
+def counts(draw: st.DrawFn, max_trials: int = 5_000) -> tuple[int, int]:
+    trials = draw(st.integers(min_value=0, max_value=max_trials))
+    return draw(st.integers(min_value=0, max_value=trials)), trials
+
+
+def test_wilson_interval_matches_the_textbook_value() -> None:
+    low, high = stats.wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4)
+    assert high == pytest.approx(0.7634, abs=1e-4)
+
+
+def test_wilson_interval_without_trials_is_the_unit_interval() -> None:
+    assert stats.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(("successes", "trials"), [(-1, 3), (4, 3), (1, -1)])
+def test_impossible_counts_are_rejected(successes: int, trials: int) -> None:
+    with pytest.raises(ValueError, match="successes <= trials"):
+        stats.wilson_interval(successes, trials)
+    with pytest.raises(ValueError, match="successes <= trials"):
+        stats.confidence_sequence(successes, trials, ALPHA, rho=RHO)
+
+
+@given(counts(), st.floats(min_value=0.1, max_value=5.0))
+def test_wilson_interval_contains_the_estimate_and_stays_in_the_unit_interval(
+    sample: tuple[int, int], z: float
+) -> None:
+    successes, trials = sample
+    low, high = stats.wilson_interval(successes, trials, z)
+    assert 0.0 <= low <= high <= 1.0
+    if trials:
+        assert low <= successes / trials <= high
+
+
+@given(counts(), st.floats(min_value=0.1, max_value=3.0))
+def test_wilson_interval_widens_with_z(sample: tuple[int, int], z: float) -> None:
+    successes, trials = sample
+    narrow, wide = (
+        stats.wilson_interval(successes, trials, z),
+        stats.wilson_interval(successes, trials, z + 1),
+    )
+    assert wide[0] <= narrow[0] + 1e-12
+    assert wide[1] >= narrow[1] - 1e-12
+
+
+def test_mixture_rho_solves_the_optimality_condition() -> None:
+    rho = stats.mixture_rho(200, ALPHA)
+    ratio = stats.HOEFFDING_VARIANCE * 200 / rho
+    assert ratio == pytest.approx(2 * math.log(1 / ALPHA) + math.log1p(ratio), rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_mixture_rho_makes_the_boundary_tightest_at_n_opt(scale: float) -> None:
+    best = stats.mixture_radius(200, ALPHA, rho=RHO)
+    assert best < stats.mixture_radius(200, ALPHA, rho=RHO * scale)
+
+
+@pytest.mark.parametrize(("n_opt", "alpha"), [(0, 0.01), (10, 0.0), (10, 1.0)])
+def test_mixture_rho_rejects_nonsense(n_opt: int, alpha: float) -> None:
+    with pytest.raises(ValueError, match="n_opt"):
+        stats.mixture_rho(n_opt, alpha)
+
+
+def test_mixture_radius_is_infinite_before_any_observation() -> None:
+    assert stats.mixture_radius(0, ALPHA, rho=RHO) == math.inf
+    assert stats.confidence_sequence(0, 0, ALPHA, rho=RHO) == (0.0, 1.0)
+
+
+@given(st.integers(min_value=1, max_value=100_000))
+def test_mixture_radius_shrinks_with_every_observation(trials: int) -> None:
+    assert stats.mixture_radius(trials + 1, ALPHA, rho=RHO) < stats.mixture_radius(
+        trials, ALPHA, rho=RHO
+    )
+
+
+@given(counts())
+def test_confidence_sequence_contains_the_estimate_and_the_wilson_interval(
+    sample: tuple[int, int],
+) -> None:
+    successes, trials = sample
+    low, high = stats.confidence_sequence(successes, trials, ALPHA, rho=RHO)
+    wilson_low, wilson_high = stats.wilson_interval(successes, trials)
+    assert 0.0 <= low <= wilson_low + 1e-12
+    assert wilson_high - 1e-12 <= high <= 1.0
+
+
+def test_confidence_sequence_leaves_the_mean_on_at_most_alpha_of_paths() -> None:
+    """Checked after every one of 500 observations: the time-uniform guarantee."""
+    alpha, rng = 0.2, random.Random(7)
+    rho = stats.mixture_rho(100, alpha)
+    paths, escaped = 300, 0
+    for _ in range(paths):
+        successes = 0
+        for trials in range(1, 501):
+            successes += rng.random() < 0.5
+            low, high = stats.confidence_sequence(successes, trials, alpha, rho=rho)
+            if not low <= 0.5 <= high:
+                escaped += 1
+                break
+    assert escaped / paths <= alpha
+
+
+def test_bernoulli_llr_values() -> None:
+    assert stats.bernoulli_llr(True, 0.8, 0.6) == pytest.approx(math.log(0.75))
+    assert stats.bernoulli_llr(False, 0.8, 0.6) == pytest.approx(math.log(2.0))
+
+
+@pytest.mark.parametrize(("p0", "p1"), [(0.0, 0.5), (1.0, 0.5), (0.5, 0.0), (0.5, 1.0)])
+def test_bernoulli_llr_rejects_rates_on_the_edge(p0: float, p1: float) -> None:
+    with pytest.raises(ValueError, match="rates must be in"):
+        stats.bernoulli_llr(True, p0, p1)
+
+
+def test_cusum_step_restarts_at_zero_and_grows_on_failures() -> None:
+    assert stats.cusum_step(0.0, True, 0.85, 0.65) == 0.0
+    grown = stats.cusum_step(0.0, False, 0.85, 0.65)
+    assert grown == pytest.approx(math.log(0.35 / 0.15))
+    assert stats.cusum_step(grown, True, 0.85, 0.65) == pytest.approx(grown + math.log(0.65 / 0.85))
+
+
+@given(st.lists(st.booleans(), max_size=200), st.data())
+def test_cusum_never_drops_when_a_success_becomes_a_failure(
+    outcomes: list[bool], data: st.DataObject
+) -> None:
+    def run(sequence: list[bool]) -> float:
+        statistic = 0.0
+        for success in sequence:
+            statistic = stats.cusum_step(statistic, success, 0.85, 0.65)
+            assert statistic >= 0.0
+        return statistic
+
+    worse = list(outcomes)
+    if worse:
+        worse[data.draw(st.integers(min_value=0, max_value=len(worse) - 1))] = False
+    assert run(worse) >= run(outcomes) - 1e-9

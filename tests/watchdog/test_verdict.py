@@ -1,0 +1,320 @@
+"""The watchdog's verdict: a pure function of (evidence, policy), tested without a server."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.watchdog.verdict import (
+    Drift,
+    Durations,
+    Evidence,
+    Metric,
+    Policy,
+    Rule,
+    SystemEvidence,
+    Tally,
+    Verdict,
+    decide,
+    track,
+)
+
+POLICY = Policy()
+HEALTHY = SystemEvidence(success=Tally(850, 1000), build=Tally(850, 1000), pr=Tally(850, 1000))
+
+
+def _evidence(
+    python: SystemEvidence, typescript: SystemEvidence = HEALTHY, drift: Drift | None = None
+) -> Evidence:
+    return Evidence(python, typescript, drift or Drift())
+
+
+def _tracked(outcomes: list[bool], baseline: Tally, policy: Policy = POLICY) -> Drift:
+    drift = Drift()
+    for success in outcomes:
+        drift = track(drift, success=success, baseline=baseline, policy=policy)
+    return drift
+
+
+def _fails(verdict: Verdict, rule: Rule, metric: Metric) -> None:
+    assert verdict.rollback
+    assert verdict.rule is rule
+    assert verdict.evidence["rule"] == rule.value
+    assert verdict.evidence["metric"] == metric.value
+    json.dumps(verdict.evidence, allow_nan=False)
+
+
+def test_no_evidence_means_no_action() -> None:
+    verdict = decide(_evidence(SystemEvidence(), SystemEvidence()), POLICY)
+    assert verdict == Verdict(False, None, (), verdict.evidence)
+    assert verdict.evidence["rule"] is None
+    assert verdict.evidence["samples"] == 0
+
+
+@pytest.mark.parametrize(
+    "python",
+    [
+        SystemEvidence(success=Tally(0, 29)),
+        SystemEvidence(build=Tally(0, 29), pr=Tally(0, 29)),
+        SystemEvidence(durations=Durations(29, 5_000.0, 29)),
+        SystemEvidence(health_failures=2),
+    ],
+    ids=["29 failures", "29 red builds and rejected PRs", "29 slow runs", "2 failed health checks"],
+)
+def test_too_few_samples_take_no_action(python: SystemEvidence) -> None:
+    assert not decide(_evidence(python), POLICY).rollback
+
+
+def test_three_failures_in_a_row_at_the_start_take_no_action() -> None:
+    drift = _tracked([False, False, False], Tally(85, 100))
+    verdict = decide(_evidence(SystemEvidence(success=Tally(0, 3)), drift=drift), POLICY)
+    assert not verdict.rollback
+
+
+def test_a_huge_cusum_before_min_samples_takes_no_action() -> None:
+    drift = Drift(statistic=100.0, observations=29)
+    assert not decide(_evidence(SystemEvidence(), drift=drift), POLICY).rollback
+
+
+def test_clear_degradation_rolls_back_on_the_floor_and_the_comparison() -> None:
+    verdict = decide(_evidence(SystemEvidence(success=Tally(40, 100))), POLICY)
+    _fails(verdict, Rule.FLOOR, Metric.SUCCESS_RATE)
+    assert verdict.evidence["samples"] == 100
+    assert verdict.evidence["estimate"] == pytest.approx(0.4)
+    low, high = verdict.evidence["interval"]
+    assert low <= 0.4 <= high < POLICY.success_floor
+    assert len(verdict.reasons) == 2
+    assert "trails typescript" in verdict.reasons[1]
+
+
+@pytest.mark.parametrize(
+    ("python", "metric"),
+    [
+        (SystemEvidence(build=Tally(40, 100)), Metric.BUILD_SUCCESS),
+        (SystemEvidence(pr=Tally(10, 100)), Metric.PR_ACCEPTANCE),
+    ],
+)
+def test_every_rate_has_a_floor(python: SystemEvidence, metric: Metric) -> None:
+    _fails(decide(_evidence(python, SystemEvidence()), POLICY), Rule.FLOOR, metric)
+
+
+def test_a_rate_above_its_floor_but_far_behind_typescript_fires_the_comparison() -> None:
+    python = SystemEvidence(success=Tally(700, 1000))
+    typescript = SystemEvidence(success=Tally(980, 1000))
+    verdict = decide(_evidence(python, typescript), POLICY)
+    _fails(verdict, Rule.COMPARISON, Metric.SUCCESS_RATE)
+    assert verdict.evidence["estimate"] == pytest.approx(-0.28)
+    assert verdict.evidence["interval"][1] < -POLICY.margin
+    assert verdict.evidence["typescript_samples"] == 1000
+
+
+def test_typescript_equally_bad_silences_the_comparison_but_not_the_floor() -> None:
+    bad = SystemEvidence(success=Tally(220, 400))
+    rng = random.Random(1)
+    drift = _tracked([rng.random() < 0.55 for _ in range(400)], Tally(220, 400))
+    verdict = decide(_evidence(bad, bad, drift), POLICY)
+    _fails(verdict, Rule.FLOOR, Metric.SUCCESS_RATE)
+    assert len(verdict.reasons) == 1
+    assert drift.statistic < POLICY.drift_threshold
+
+
+def test_slightly_worse_python_within_the_margin_is_left_alone() -> None:
+    python = SystemEvidence(success=Tally(820, 1000))
+    assert not decide(_evidence(python), POLICY).rollback
+
+
+@pytest.mark.parametrize(("failures", "rollback"), [(0, False), (2, False), (3, True), (9, True)])
+def test_consecutive_failed_health_checks(failures: int, rollback: bool) -> None:
+    verdict = decide(_evidence(SystemEvidence(health_failures=failures)), POLICY)
+    assert verdict.rollback is rollback
+    if rollback:
+        _fails(verdict, Rule.HEALTH, Metric.HEALTH_CHECKS)
+        assert verdict.evidence["samples"] == failures
+        assert verdict.evidence["threshold"] == POLICY.health_check_limit
+
+
+def test_health_is_checked_first_and_every_reason_is_listed() -> None:
+    python = SystemEvidence(success=Tally(0, 100), health_failures=3)
+    verdict = decide(_evidence(python), POLICY)
+    assert verdict.rule is Rule.HEALTH
+    assert len(verdict.reasons) == 3  # health, floor, comparison
+
+
+def test_p50_duration_above_the_ceiling_rolls_back() -> None:
+    durations = Durations.from_seconds([900.0] * 90 + [100.0] * 10, ceiling=600.0)
+    verdict = decide(_evidence(SystemEvidence(durations=durations)), POLICY)
+    _fails(verdict, Rule.CEILING, Metric.DURATION_P50)
+    assert verdict.evidence["estimate"] == 900.0
+    assert verdict.evidence["share_above_ceiling"] == pytest.approx(0.9)
+    assert verdict.evidence["interval"][0] > 0.5
+
+
+@pytest.mark.parametrize("slow", [10, 50, 60])
+def test_p50_duration_not_credibly_above_the_ceiling_is_left_alone(slow: int) -> None:
+    durations = Durations.from_seconds([900.0] * slow + [100.0] * (100 - slow), ceiling=600.0)
+    assert not decide(_evidence(SystemEvidence(durations=durations)), POLICY).rollback
+
+
+def test_durations_from_seconds() -> None:
+    assert Durations.from_seconds([], ceiling=600) == Durations(0, None, 0)
+    assert Durations.from_seconds([700.0, 100.0, 300.0], ceiling=600) == Durations(3, 300.0, 1)
+    assert Durations.from_seconds([1.0, 2.0, 3.0, 700.0], ceiling=600) == Durations(4, 2.5, 1)
+
+
+def test_a_drop_after_a_healthy_stretch_is_caught_by_the_cusum() -> None:
+    rng = random.Random(5)
+    baseline, drift, python = Tally(850, 1000), Drift(), Tally()
+    for n in range(1, 301):
+        success = rng.random() < (0.85 if n <= 200 else 0.55)
+        python = Tally(python.successes + success, n)
+        drift = track(drift, success=success, baseline=baseline, policy=POLICY)
+        verdict = decide(_evidence(SystemEvidence(success=python), drift=drift), POLICY)
+        if verdict.rollback:
+            break
+    assert 200 < n < 300
+    _fails(verdict, Rule.DRIFT, Metric.SUCCESS_RATE)
+    assert verdict.evidence["statistic"] >= POLICY.drift_threshold
+    assert verdict.evidence["reference"] == pytest.approx(0.85 - 1 / (2 * 1000**0.5))
+    assert verdict.evidence["samples"] == drift.segment.trials > 0
+
+
+def test_track_waits_for_typescript_min_samples_but_counts_the_completion() -> None:
+    drift = _tracked([False] * 50, Tally(29, 29))
+    assert drift == Drift(0.0, 50, Tally(), None)
+
+
+def test_track_holds_still_when_typescript_is_too_poor_to_drop_below() -> None:
+    drift = _tracked([False] * 50, Tally(10, 100))
+    assert drift.statistic == 0.0
+    assert drift.observations == 50
+
+
+def test_track_restarts_the_segment_when_the_statistic_returns_to_zero() -> None:
+    drift = _tracked([False, False, True], Tally(85, 100))
+    assert drift.segment == Tally(1, 3)
+    assert _tracked([False] + [True] * 10, Tally(85, 100)).segment == Tally()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"alpha": 0.0},
+        {"success_floor": 1.0},
+        {"drift_drop": 0.0},
+        {"min_samples": 0},
+        {"health_check_limit": 0},
+        {"drift_threshold": 0.0},
+        {"duration_ceiling_seconds": -1.0},
+        {"margin": -0.1},
+    ],
+)
+def test_policy_rejects_values_out_of_range(change: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(change))):
+        dataclasses.replace(POLICY, **change)
+
+
+@pytest.mark.parametrize(("successes", "trials"), [(-1, 0), (2, 1)])
+def test_tally_rejects_impossible_counts(successes: int, trials: int) -> None:
+    with pytest.raises(ValueError, match="successes <= trials"):
+        Tally(successes, trials)
+    with pytest.raises(ValueError, match="above_ceiling <= n"):
+        Durations(trials, None, successes)
+
+
+def test_verdict_is_frozen() -> None:
+    verdict = decide(_evidence(HEALTHY), POLICY)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.rollback = True  # type: ignore[misc]
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@st.composite
+def tallies(draw: st.DrawFn, max_trials: int = 600) -> Tally:
+    trials = draw(st.integers(min_value=0, max_value=max_trials))
+    return Tally(draw(st.integers(min_value=0, max_value=trials)), trials)
+
+
+@st.composite
+def systems(draw: st.DrawFn) -> SystemEvidence:
+    n = draw(st.integers(min_value=0, max_value=600))
+    return SystemEvidence(
+        success=draw(tallies()),
+        build=draw(tallies()),
+        pr=draw(tallies()),
+        durations=Durations(n, 300.0, draw(st.integers(min_value=0, max_value=n))),
+        health_failures=draw(st.integers(min_value=0, max_value=5)),
+    )
+
+
+@st.composite
+def drifts(draw: st.DrawFn) -> Drift:
+    outcomes = draw(st.lists(st.booleans(), max_size=80))
+    return _tracked(outcomes, draw(tallies()))
+
+
+def _worse(tally: Tally, fewer: int) -> Tally:
+    return Tally(max(0, tally.successes - fewer), tally.trials)
+
+
+@given(systems(), systems(), drifts(), st.integers(min_value=0, max_value=600), st.data())
+def test_more_failures_never_turn_a_rollback_into_no_rollback(
+    python: SystemEvidence,
+    typescript: SystemEvidence,
+    drift: Drift,
+    fewer: int,
+    data: st.DataObject,
+) -> None:
+    field = data.draw(st.sampled_from(["success", "build", "pr"]))
+    change: dict[str, Any] = {field: _worse(getattr(python, field), fewer)}
+    worse = dataclasses.replace(python, **change)
+    if decide(_evidence(python, typescript, drift), POLICY).rollback:
+        assert decide(_evidence(worse, typescript, drift), POLICY).rollback
+
+
+@given(systems(), systems(), drifts(), st.integers(min_value=0, max_value=100))
+def test_more_slow_runs_never_turn_a_rollback_into_no_rollback(
+    python: SystemEvidence, typescript: SystemEvidence, drift: Drift, more: int
+) -> None:
+    durations = python.durations
+    slower = Durations(durations.n, 300.0, min(durations.n, durations.above_ceiling + more))
+    if decide(_evidence(python, typescript, drift), POLICY).rollback:
+        slow = dataclasses.replace(python, durations=slower)
+        assert decide(_evidence(slow, typescript, drift), POLICY).rollback
+
+
+@given(
+    st.integers(min_value=0, max_value=2_000),
+    systems(),
+    tallies(max_trials=2_000),
+    st.integers(min_value=0, max_value=2),
+)
+def test_a_perfect_record_never_rolls_back(
+    n: int, typescript: SystemEvidence, baseline: Tally, health_failures: int
+) -> None:
+    perfect = Tally(n, n)
+    python = SystemEvidence(perfect, perfect, perfect, Durations(n, 1.0, 0), health_failures)
+    drift = _tracked([True] * min(n, 200), baseline)
+    assert drift.statistic == 0.0
+    assert not decide(_evidence(python, typescript, drift), POLICY).rollback
+
+
+@given(systems(), systems(), drifts())
+def test_the_verdict_is_pure_and_its_evidence_is_json(
+    python: SystemEvidence, typescript: SystemEvidence, drift: Drift
+) -> None:
+    verdict = decide(_evidence(python, typescript, drift), POLICY)
+    assert verdict == decide(_evidence(python, typescript, drift), POLICY)
+    record = json.loads(json.dumps(verdict.evidence, allow_nan=False))
+    assert {"rule", "metric", "samples", "estimate", "interval"} <= record.keys()
+    assert verdict.rollback is (verdict.rule is not None) is bool(verdict.reasons)
+    if record["interval"] is not None:
+        low, high = record["interval"]
+        assert -1.0 <= low <= high <= 1.0

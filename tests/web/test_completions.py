@@ -1,0 +1,90 @@
+"""Completion callbacks over HTTP: signed, known jobs only, recorded once."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from flags.model import Issue, System
+from service.agents.completion import COMPLETION_SIGNATURE_HEADER, Completion, sign_completion
+from service.outcomes.recorder import OutcomeRecorder
+from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
+from tests.conftest import RunningService
+
+pytestmark = pytest.mark.integration
+
+
+async def _dispatched(service: RunningService, *, dry_run: bool = False) -> Job:
+    runtime = service.runtime
+    job = Job(
+        job_id=job_id_for("delivery-7", System.PYTHON, dry_run=dry_run),
+        delivery_id="delivery-7",
+        issue=Issue("acme/app", 7),
+        system=System.PYTHON,
+        dry_run=dry_run,
+        state=JobState.DISPATCHED,
+    )
+    return await JobStore(runtime.redis, prefix=runtime.prefix).record(job)
+
+
+async def _post(
+    service: RunningService, system: str, body: bytes, signature: str | None
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers[COMPLETION_SIGNATURE_HEADER] = signature
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"{service.url}/agents/{system}/completions", content=body, headers=headers
+        )
+
+
+def _body(job: Job) -> bytes:
+    return Completion(
+        job_id=job.job_id,
+        issue_number=job.issue.number,
+        success=True,
+        duration_seconds=4.2,
+        dry_run=job.dry_run,
+        pr_number=15,
+        output_digest="d",
+    ).to_json()
+
+
+async def test_signed_completion_of_a_known_job_is_recorded_once(service: RunningService) -> None:
+    job = await _dispatched(service)
+    secret = service.settings.agent_secret
+    assert secret is not None
+    body = _body(job)
+    first = await _post(service, "python", body, sign_completion(secret, body))
+    again = await _post(service, "python", body, sign_completion(secret, body))
+    assert (first.status_code, first.json()["recorded"]) == (200, True)
+    assert again.json() == {"recorded": False, "duplicate": True}
+    runtime = service.runtime
+    stored = await JobStore(runtime.redis, prefix=runtime.prefix).get(job.job_id)
+    assert stored is not None and stored.state is JobState.COMPLETED
+    recorder = OutcomeRecorder(runtime.redis, prefix=runtime.prefix)
+    assert await runtime.redis.xlen(recorder.completions_key) == 1
+
+
+async def test_unsigned_wrong_or_unknown_completions_are_refused(service: RunningService) -> None:
+    job = await _dispatched(service)
+    secret = service.settings.agent_secret
+    assert secret is not None
+    body = _body(job)
+    unsigned = await _post(service, "python", body, None)
+    forged = await _post(service, "python", body, "sha256=" + "0" * 64)
+    wrong_system = await _post(service, "typescript", body, sign_completion(secret, body))
+    unknown_body = body.replace(job.job_id.encode(), b"job-unknown")
+    unknown = await _post(service, "python", unknown_body, sign_completion(secret, unknown_body))
+    broken = await _post(service, "python", b"{", sign_completion(secret, b"{"))
+    codes = [r.status_code for r in (unsigned, forged, wrong_system, unknown, broken)]
+    assert codes == [401, 401, 404, 404, 400]
+    assert all("error" in r.json() for r in (unsigned, forged, wrong_system, unknown, broken))
+    runtime = service.runtime
+    assert (
+        await runtime.redis.xlen(
+            OutcomeRecorder(runtime.redis, prefix=runtime.prefix).completions_key
+        )
+        == 0
+    )

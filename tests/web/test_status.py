@@ -1,0 +1,113 @@
+"""/migration/status and /metrics against the real service, Redis and Unleash."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from flags.admin_api import UnleashAdmin
+from flags.model import Issue, System
+from service.health.monitor import monitor_for, read_health
+from service.outcomes.metrics import Rate, compare, read_metrics
+from service.routing.ownership import OwnershipStore
+from tests.conftest import RunningService, record_completion
+
+pytestmark = pytest.mark.integration
+
+
+async def test_status_shows_state_owners_health_and_comparison(
+    service: RunningService, flags_reset: UnleashAdmin
+) -> None:
+    runtime = service.runtime
+    owners = OwnershipStore(runtime.redis, prefix=runtime.prefix)
+    await owners.claim(Issue("acme/app", 1), System.PYTHON, reason="t")
+    await owners.claim(Issue("acme/app", 2), System.TYPESCRIPT, reason="t")
+    for number in range(1, 11):
+        await record_completion(
+            service.runtime.redis,
+            service.runtime.prefix,
+            System.PYTHON,
+            number,
+            number <= 8,
+            float(number),
+        )
+        await record_completion(
+            service.runtime.redis,
+            service.runtime.prefix,
+            System.TYPESCRIPT,
+            100 + number,
+            number <= 9,
+            2.0,
+        )
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{service.url}/migration/status")).json()
+        metrics = await client.get(f"{service.url}/metrics")
+    assert status["mode"] == "typescript_only" and status["rollout_percentage"] == 0
+    assert status["kill_switch"] is False
+    assert status["owners"] == {"typescript": 1, "python": 1}
+    assert status["health"]["redis"]["healthy"] is True
+    assert status["health"]["unleash"]["healthy"] is True
+    python = status["comparison"]["python"]["success_rate"]
+    assert (python["n"], python["successes"]) == (10, 8)
+    assert python["ci95"][0] < 0.8 < python["ci95"][1]
+    assert status["comparison"]["python"]["duration_seconds"]["p50"] == pytest.approx(5.5)
+    assert status["comparison"]["difference"]["success"]["difference"] == pytest.approx(-0.1)
+    assert metrics.status_code == 200
+    assert 'switchyard_rate{metric="success_rate",system="python"} 0.8' in metrics.text
+    assert 'switchyard_owned_issues{system="python"} 1.0' in metrics.text
+    python_acting = 'role="acting",system="python"'
+    for line in (
+        f'switchyard_completion_duration_seconds_bucket{{le="1.0",{python_acting}}} 1.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="5.0",{python_acting}}} 5.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="15.0",{python_acting}}} 10.0',
+        f'switchyard_completion_duration_seconds_bucket{{le="+Inf",{python_acting}}} 10.0',
+        f"switchyard_completion_duration_seconds_count{{{python_acting}}} 10.0",
+        f"switchyard_completion_duration_seconds_sum{{{python_acting}}} 55.0",
+        f'switchyard_completions_total{{outcome="failure",{python_acting}}} 2.0',
+        'switchyard_completions_total{outcome="success",role="acting",system="typescript"} 9.0',
+    ):
+        assert line in metrics.text, line
+
+
+async def test_window_must_be_known(service: RunningService) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{service.url}/migration/status?window=1y")
+    assert response.status_code == 400
+
+
+def test_rate_interval_is_wilsons() -> None:
+    low, high = Rate(8, 10).interval
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+    assert Rate(0, 0).interval == (0.0, 1.0)
+
+
+def test_newcombe_difference_contains_the_estimate() -> None:
+    result = compare(Rate(80, 100), Rate(90, 100))
+    low, high = result["ci95"]
+    assert low < result["difference"] < high
+    assert result["difference"] == pytest.approx(-0.1)
+    assert compare(Rate(0, 0), Rate(1, 2)) == {"difference": None, "ci95": None}
+
+
+async def test_last_n_window_reads_the_newest_rows(service: RunningService) -> None:
+    for number in range(1, 6):
+        await record_completion(
+            service.runtime.redis, service.runtime.prefix, System.PYTHON, number, number > 3, 1.0
+        )
+    runtime = service.runtime
+    metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, last_n=2)
+    assert metrics[System.PYTHON].success == Rate(2, 2)
+
+
+async def test_health_monitor_records_every_component(service: RunningService) -> None:
+    runtime = service.runtime
+    monitor = monitor_for(runtime)
+    await monitor.check()
+    await monitor.check()
+    recorded = await read_health(runtime.redis, prefix=runtime.prefix)
+    assert recorded["redis"]["healthy"] is True and recorded["redis"]["history"] >= 2
+    assert recorded["unleash"]["healthy"] is True
+    assert recorded["unleash"]["consecutive_failures"] == 0
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{service.url}/migration/status")).json()
+    assert status["health_history"]["redis"]["healthy"] is True
