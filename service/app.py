@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -31,6 +33,7 @@ from service.settings import Settings
 from service.web import completions as completion_route
 from service.web import status as status_route
 from service.web import webhooks as webhook_route
+from service.web.intake_errors import IntakeErrorCounter
 
 __all__ = ["create_app"]
 
@@ -110,7 +113,8 @@ def create_app(settings: Settings) -> Starlette:
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
 
-    return Starlette(
+    intake_errors: Counter[int] = Counter()
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -121,5 +125,8 @@ def create_app(settings: Settings) -> Starlette:
             *dashboard_route.ROUTES,
         ],
         exception_handlers=webhook_route.EXCEPTION_HANDLERS,
+        middleware=[Middleware(IntakeErrorCounter, counts=intake_errors)],
         lifespan=lifespan,
     )
+    app.state.intake_errors = intake_errors
+    return app

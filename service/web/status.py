@@ -35,6 +35,8 @@ from service.pipeline.stream import EventStream
 from service.routing.ownership import OwnershipStore
 from service.routing.router import RoutingCounters
 from service.runtime import Runtime
+from service.web.intake_errors import intake_error_family
+from service.web.ops_metrics import operations_families
 from service.web.webhooks import counts_key
 
 __all__ = ["ROUTES", "collect_status"]
@@ -167,6 +169,7 @@ class _Snapshot(Collector):
         yield samples
         yield durations
         yield from _completion_families(self._completions)
+        yield from operations_families(status)
         if "kill_switch" in status:
             kill = GaugeMetricFamily("switchyard_kill_switch", "1 when the kill switch is on")
             kill.add_metric([], 1.0 if status["kill_switch"] else 0.0)
@@ -174,6 +177,14 @@ class _Snapshot(Collector):
             rollout = GaugeMetricFamily("switchyard_rollout_percentage", "python's share")
             rollout.add_metric([], status["rollout_percentage"])
             yield rollout
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Any]) -> None:
+        self._families = families
+
+    def collect(self) -> Any:
+        yield from self._families
 
 
 def _completion_families(rows: list[HistogramCounts]) -> Any:
@@ -204,6 +215,9 @@ async def prometheus_metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     registry = CollectorRegistry()
     registry.register(_Snapshot(*await _collect(runtime, window="1d")))
+    intake_errors = getattr(request.app.state, "intake_errors", None)
+    if intake_errors is not None:
+        registry.register(_Families(list(intake_error_family(intake_errors))))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
 
