@@ -12,8 +12,10 @@ Changes, and when they are allowed:
 | set rollout percentage | kill switch off, 0 <= p <= 100 | a reason |
 
 ``MODE_STEPS`` walks the migration one step at a time: typescript_only <-> parallel <-> gradual
-<-> python_only, with a direct way back to typescript_only from every mode. A watchdog may only
-roll back: every other change needs a human.
+<-> python_only, with a direct way back to typescript_only from every mode. Going forward from
+typescript_only is only to parallel: python runs in shadow before it acts on any issue
+(typescript_only -> gradual skips that step and needs ``force``). A watchdog may only roll back:
+every other change needs a human.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 MODE_STEPS: dict[Mode, frozenset[Mode]] = {
-    Mode.TYPESCRIPT_ONLY: frozenset({Mode.PARALLEL, Mode.GRADUAL}),
+    Mode.TYPESCRIPT_ONLY: frozenset({Mode.PARALLEL}),
     Mode.PARALLEL: frozenset({Mode.TYPESCRIPT_ONLY, Mode.GRADUAL}),
     Mode.GRADUAL: frozenset({Mode.TYPESCRIPT_ONLY, Mode.PARALLEL, Mode.PYTHON_ONLY}),
     Mode.PYTHON_ONLY: frozenset({Mode.TYPESCRIPT_ONLY, Mode.GRADUAL}),

@@ -54,6 +54,12 @@ async def test_status_json_and_text_show_mode_owners_and_comparison(
 async def test_mode_rollout_rollback_and_audit_change_unleash_and_report_json(
     cli_env: dict[str, str], flags_reset: UnleashAdmin
 ) -> None:
+    skipped = await run_cli("mode", "gradual", "--reason", "start", "--json", env=cli_env)
+    assert skipped.code == 1 and "skips a step" in skipped.stderr
+    changed = (
+        await run_cli("mode", "parallel", "--reason", "shadow", "--json", env=cli_env)
+    ).json()
+    assert (changed["changed"], changed["mode"]) == (True, "parallel")
     changed = (await run_cli("mode", "gradual", "--reason", "start", "--json", env=cli_env)).json()
     assert (changed["changed"], changed["mode"]) == (True, "gradual")
     rollout = (await run_cli("rollout", "30", "--reason", "more", "--json", env=cli_env)).json()
@@ -77,6 +83,7 @@ async def test_mode_rollout_rollback_and_audit_change_unleash_and_report_json(
         "leave_rollback",
         "rollback",
         "set_rollout",
+        "set_mode",
         "set_mode",
     ]
     assert ours[1]["reason"] == "bad PRs"

@@ -8,7 +8,6 @@ import pytest
 
 from flags.model import Mode
 from flags.transitions import (
-    MODE_STEPS,
     Actor,
     ActorKind,
     Change,
@@ -52,25 +51,103 @@ def test_leaving_rollback_when_not_in_it_is_refused() -> None:
         check_transition(state, Change(ChangeKind.LEAVE_ROLLBACK), actor=HUMAN, reason="x")
 
 
-@pytest.mark.parametrize(
-    ("current", "target"), list(itertools.product(Mode.variants(), Mode.variants()))
-)
-def test_mode_changes_follow_the_step_table(current: Mode, target: Mode) -> None:
+# Written from the README's table ("one step: typescript_only <-> parallel <-> gradual <->
+# python_only, or back to typescript_only"), not from MODE_STEPS: True = allowed without --force.
+TS, PAR, GR, PY = Mode.TYPESCRIPT_ONLY, Mode.PARALLEL, Mode.GRADUAL, Mode.PYTHON_ONLY
+DOCUMENTED_STEPS: dict[tuple[Mode, Mode], bool] = {
+    (TS, TS): True,
+    (TS, PAR): True,
+    (TS, GR): False,  # skips parallel: python must run in shadow before it acts
+    (TS, PY): False,
+    (PAR, TS): True,
+    (PAR, PAR): True,
+    (PAR, GR): True,
+    (PAR, PY): False,
+    (GR, TS): True,
+    (GR, PAR): True,
+    (GR, GR): True,
+    (GR, PY): True,
+    (PY, TS): True,
+    (PY, PAR): False,
+    (PY, GR): True,
+    (PY, PY): True,
+}
+
+
+def test_the_documented_table_covers_every_pair_of_modes() -> None:
+    assert set(DOCUMENTED_STEPS) == set(itertools.product(Mode.variants(), Mode.variants()))
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(DOCUMENTED_STEPS))
+def test_mode_changes_follow_the_documented_steps(current: Mode, target: Mode) -> None:
     state = MigrationState(current, 20, kill_switch=False)
     change = Change(ChangeKind.SET_MODE, mode=target)
-    allowed = target is current or target in MODE_STEPS[current]
-    if allowed:
-        assert check_transition(state, change, actor=HUMAN, reason="step").mode is target
+    if DOCUMENTED_STEPS[(current, target)]:
+        after = check_transition(state, change, actor=HUMAN, reason="step")
+        assert after == MigrationState(target, 20, kill_switch=False)
     else:
         with pytest.raises(TransitionRefused, match="skips a step"):
             check_transition(state, change, actor=HUMAN, reason="step")
         forced = Change(ChangeKind.SET_MODE, mode=target, force=True)
-        assert check_transition(state, forced, actor=HUMAN, reason="forced").mode is target
+        after = check_transition(state, forced, actor=HUMAN, reason="forced")
+        assert after == MigrationState(target, 20, kill_switch=False)
 
 
-def test_every_mode_can_go_straight_back_to_typescript() -> None:
-    for mode in Mode.variants():
-        assert mode is Mode.TYPESCRIPT_ONLY or Mode.TYPESCRIPT_ONLY in MODE_STEPS[mode]
+def test_a_refused_step_names_the_allowed_ones() -> None:
+    state = MigrationState(TS, 0, kill_switch=False)
+    with pytest.raises(
+        TransitionRefused,
+        match=r"typescript_only -> gradual skips a step "
+        r"\(allowed: parallel\)",
+    ):
+        check_transition(state, Change(ChangeKind.SET_MODE, mode=GR), actor=HUMAN, reason="x")
+
+
+@pytest.mark.parametrize("rollout", [0, 1, 55, 99, 100])
+def test_rollout_inside_zero_to_hundred_is_taken_as_asked(rollout: int) -> None:
+    state = MigrationState(Mode.GRADUAL, 20, kill_switch=False)
+    change = Change(ChangeKind.SET_ROLLOUT, rollout=rollout)
+    after = check_transition(state, change, actor=HUMAN, reason="x")
+    assert after == MigrationState(Mode.GRADUAL, rollout, kill_switch=False)
+
+
+def test_rollout_without_a_percentage_is_refused() -> None:
+    state = MigrationState(Mode.GRADUAL, 20, kill_switch=False)
+    with pytest.raises(TransitionRefused, match=r"0\.\.100, got None"):
+        check_transition(state, Change(ChangeKind.SET_ROLLOUT), actor=HUMAN, reason="x")
+
+
+def test_leaving_rollback_without_a_mode_returns_to_the_mode_underneath() -> None:
+    state = MigrationState(Mode.PARALLEL, 30, kill_switch=True)
+    after = check_transition(state, Change(ChangeKind.LEAVE_ROLLBACK), actor=HUMAN, reason="ok")
+    assert after == MigrationState(Mode.PARALLEL, 30, kill_switch=False)
+
+
+def test_leaving_rollback_into_emergency_rollback_is_refused() -> None:
+    state = MigrationState(Mode.PARALLEL, 30, kill_switch=True)
+    leave = Change(ChangeKind.LEAVE_ROLLBACK, mode=Mode.EMERGENCY_ROLLBACK)
+    with pytest.raises(TransitionRefused, match="needs a mode"):
+        check_transition(state, leave, actor=HUMAN, reason="ok")
+
+
+def test_a_rollback_needs_a_reason() -> None:
+    state = MigrationState(Mode.GRADUAL, 30, kill_switch=False)
+    with pytest.raises(TransitionRefused, match="reason is required"):
+        check_transition(state, Change(ChangeKind.ROLLBACK), actor=WATCHDOG, reason=" \t")
+
+
+@pytest.mark.parametrize(
+    ("state", "text"),
+    [
+        (MigrationState(Mode.GRADUAL, 25, kill_switch=False), "gradual at 25%"),
+        (
+            MigrationState(Mode.PARALLEL, 5, kill_switch=True),
+            "emergency_rollback (mode parallel underneath, 5%)",
+        ),
+    ],
+)
+def test_state_descriptions(state: MigrationState, text: str) -> None:
+    assert state.describe() == text
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 
 from flags.model import Issue
 from flags.secret import Secret
@@ -127,6 +128,35 @@ def test_header_names_are_case_insensitive() -> None:
     assert isinstance(_check(body, lowered), Accepted)
     shouted = {name.upper(): value for name, value in _headers(body).items()}
     assert isinstance(_check(body, shouted), Accepted)
+
+
+def _raw(headers: list[tuple[str, str]]) -> Headers:
+    """Headers as Starlette hands them over: repeated names kept, in the order sent."""
+    return Headers(raw=[(name.lower().encode(), value.encode()) for name, value in headers])
+
+
+def test_the_first_of_repeated_delivery_and_event_headers_counts() -> None:
+    body = _encode(ISSUE_OPENED)
+    signed = list(_headers(body).items())
+    first = _raw([*signed, ("X-GitHub-Delivery", "second-id"), ("X-GitHub-Event", "push")])
+    outcome = check_delivery(headers=first, body=body, secret=SECRET)
+    assert isinstance(outcome, Accepted)
+    assert (outcome.delivery_id, outcome.event) == (DELIVERY, "issues")
+    pushed_first = _raw([("X-GitHub-Event", "push"), ("X-GitHub-Delivery", "first-id"), *signed])
+    ignored = check_delivery(headers=pushed_first, body=body, secret=SECRET)
+    assert isinstance(ignored, Ignored)
+    assert (ignored.delivery_id, ignored.event) == ("first-id", "push")
+
+
+def test_the_first_of_repeated_signature_headers_is_the_one_checked() -> None:
+    body = _encode(ISSUE_OPENED)
+    good = _headers(body)
+    wrong = ("X-Hub-Signature-256", sign(Secret("someone-else"), body))
+    assert isinstance(
+        check_delivery(headers=_raw([*good.items(), wrong]), body=body, secret=SECRET), Accepted
+    )
+    with pytest.raises(SignatureError):
+        check_delivery(headers=_raw([wrong, *good.items()]), body=body, secret=SECRET)
 
 
 @pytest.mark.parametrize(

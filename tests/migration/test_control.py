@@ -28,6 +28,7 @@ def control(flags_reset: UnleashAdmin, redis_client: Redis, prefix: str) -> Migr
 async def test_mode_and_rollout_changes_reach_unleash_and_the_audit_trail(
     control: MigrationControl,
 ) -> None:
+    await control.set_mode(Mode.PARALLEL, actor=ALICE, reason="shadow first")
     await control.set_mode(Mode.GRADUAL, actor=ALICE, reason="start moving")
     result = await control.set_rollout(25, actor=ALICE, reason="a quarter")
     assert result.changed
@@ -35,7 +36,8 @@ async def test_mode_and_rollout_changes_reach_unleash_and_the_audit_trail(
     entries = await control.audit.recent()
     assert [(entry.change, entry.before, entry.after) for entry in entries] == [
         ("set_rollout", "gradual at 0%", "gradual at 25%"),
-        ("set_mode", "typescript_only at 0%", "gradual at 0%"),
+        ("set_mode", "parallel at 0%", "gradual at 0%"),
+        ("set_mode", "typescript_only at 0%", "parallel at 0%"),
     ]
     assert all(entry.actor == "alice" and entry.source == "cli" for entry in entries)
     assert entries[0].reason == "a quarter"

@@ -318,3 +318,32 @@ def test_the_verdict_is_pure_and_its_evidence_is_json(
     if record["interval"] is not None:
         low, high = record["interval"]
         assert -1.0 <= low <= high <= 1.0
+
+
+# Literal thresholds from the module docstring (not from the code): each confidence-sequence
+# test gets alpha / 14 (half the 0.01 budget, Bonferroni over seven tests).
+def test_each_confidence_sequence_test_gets_alpha_over_fourteen() -> None:
+    assert Policy().test_alpha == pytest.approx(0.01 / 14)
+    assert Policy(alpha=0.07).test_alpha == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize(
+    ("observations", "statistic", "rollback"),
+    [
+        (29, 1e9, False),  # one short of min_samples (30)
+        (30, 7.25, True),  # exactly min_samples, exactly h: "reaches h" fires
+        (30, 7.2499, False),
+        (31, 7.25, True),
+    ],
+)
+def test_the_drift_rule_fires_when_the_cusum_reaches_h_after_min_samples(
+    observations: int, statistic: float, rollback: bool
+) -> None:
+    drift = Drift(statistic, observations, Tally(3, 10), reference=0.8)
+    verdict = decide(_evidence(HEALTHY, drift=drift), POLICY)
+    assert verdict.rollback is rollback
+    if rollback:
+        _fails(verdict, Rule.DRIFT, Metric.SUCCESS_RATE)
+        assert verdict.evidence["statistic"] == statistic
+        assert verdict.evidence["threshold"] == 7.25
+        assert verdict.evidence["samples"] == 10
