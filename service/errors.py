@@ -8,13 +8,18 @@
     ├── PayloadTooLarge              413  body over the limit
     ├── UnsupportedMediaType         415  body is not of the content type the endpoint takes
     ├── UnknownJob                   404  a completion for a job nobody dispatched
-    └── AgentError                   502  an agent system failed us
-        ├── AgentRetryable                5xx, 429, timeout, refused or reset: try again later
-        └── AgentRejected                 other 4xx: retrying the same request will not help
+    ├── AgentError                   502  an agent system failed us
+    │   ├── AgentRetryable                5xx, 429, timeout, refused or reset: try again later
+    │   └── AgentRejected                 other 4xx: retrying the same request will not help
+    └── GitHubError                  502  GitHub's REST API failed us
+        ├── GitHubRetryable               5xx, unreachable, rate limited: try again later
+        │   └── GitHubRateLimited         still limited after the client's own waiting
+        └── GitHubRejected                other 4xx (``github_status``): the request was refused
 
 Every error carries ``status_code`` (the HTTP answer Switchyard gives) and ``context()`` (what
 to log next to the message). An ``AgentError`` also carries ``agent_status``, the status the
-agent system answered, or ``None`` when it did not answer at all.
+agent system answered, or ``None`` when it did not answer at all; a ``GitHubError`` carries
+``github_status`` the same way, and a ``GitHubRateLimited`` the unix time ``retry_at``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ __all__ = [
     "AgentError",
     "AgentRejected",
     "AgentRetryable",
+    "GitHubError",
+    "GitHubRateLimited",
+    "GitHubRejected",
+    "GitHubRetryable",
     "PayloadError",
     "PayloadTooLarge",
     "SignatureError",
@@ -115,3 +124,32 @@ class AgentRetryable(AgentError):
 
 class AgentRejected(AgentError):
     """The agent system refused the request (other 4xx); retrying it will not help."""
+
+
+class GitHubError(SwitchyardError):
+    """GitHub's REST API did not do what was asked."""
+
+    status_code = 502
+
+    def __init__(
+        self, message: str, *, github_status: int | None = None, delivery_id: str | None = None
+    ) -> None:
+        super().__init__(message, delivery_id=delivery_id)
+        self.github_status = github_status
+
+
+class GitHubRetryable(GitHubError):
+    """A failure that may pass later: 5xx, no answer at all, or a rate limit."""
+
+
+class GitHubRateLimited(GitHubRetryable):
+    """Still rate limited after the client waited as long as it may; retry at ``retry_at``."""
+
+    def __init__(self, message: str, *, github_status: int, retry_at: float) -> None:
+        super().__init__(message, github_status=github_status)
+        self.retry_at = retry_at
+
+
+class GitHubRejected(GitHubError):
+    """GitHub refused the request (a 4xx that is not a rate limit); the same request will not
+    pass by retrying it (GitHub's 422 for spammed redeliveries passes after a pause)."""

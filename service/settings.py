@@ -13,6 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flags.secret import Secret
+from service.github.api.auth import AppCredentials, Credentials, TokenCredentials
+from service.github.api.client import DEFAULT_API_URL
+from service.github.api.hooks import HookRef, parse_hooks
 
 __all__ = ["ENV_VARS", "Secret", "Settings", "SettingsError"]
 
@@ -46,6 +49,13 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_FLAG_CACHE_DIR": "Where the last known flags are kept (default .stack/flag-cache).",
     "SWITCHYARD_REDIS_PREFIX": "Prefix of every Redis key Switchyard writes (default switchyard).",
     "SWITCHYARD_INSTANCE": "Name of this process in Unleash metrics and audit entries.",
+    "SWITCHYARD_GITHUB_API_URL": "GitHub's REST API (default https://api.github.com).",
+    "SWITCHYARD_GITHUB_TOKEN": "A token for GitHub's REST API (instead of App credentials).",
+    "SWITCHYARD_GITHUB_APP_ID": "The GitHub App's id (App authentication).",
+    "SWITCHYARD_GITHUB_APP_PRIVATE_KEY": "The App's PEM private key (or ..._FILE: a path to it).",
+    "SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE": "A file holding the App's PEM private key.",
+    "SWITCHYARD_GITHUB_INSTALLATION_ID": "The App installation Switchyard acts as.",
+    "SWITCHYARD_GITHUB_HOOKS": "Webhooks to reconcile: repos/O/R/hooks/ID, orgs/O/hooks/ID, app.",
 }
 
 _DEFAULT_ENVIRONMENT = "development"
@@ -120,6 +130,9 @@ class Settings:
     flag_cache_dir: Path = Path(".stack/flag-cache")
     redis_prefix: str = "switchyard"
     instance: str = "switchyard"
+    github_api_url: str = DEFAULT_API_URL
+    github_credentials: Credentials | None = None
+    github_hooks: tuple[HookRef, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -152,6 +165,9 @@ class Settings:
             flag_cache_dir=Path(_text(env, "SWITCHYARD_FLAG_CACHE_DIR", ".stack/flag-cache")),
             redis_prefix=_text(env, "SWITCHYARD_REDIS_PREFIX", "switchyard"),
             instance=_text(env, "SWITCHYARD_INSTANCE", "switchyard"),
+            github_api_url=_url(env, "SWITCHYARD_GITHUB_API_URL", DEFAULT_API_URL),
+            github_credentials=_github_credentials(env),
+            github_hooks=_hooks(env, "SWITCHYARD_GITHUB_HOOKS"),
         )
 
     def require_admin_token(self) -> Secret:
@@ -162,6 +178,47 @@ class Settings:
 
     def require_unleash_events_secret(self) -> Secret:
         return _require(self.unleash_events_secret, "SWITCHYARD_UNLEASH_EVENTS_SECRET")
+
+
+def _hooks(env: Mapping[str, str], name: str) -> tuple[HookRef, ...]:
+    try:
+        return parse_hooks(env.get(name, ""))
+    except ValueError as error:
+        raise SettingsError(name, str(error)) from None
+
+
+def _github_credentials(env: Mapping[str, str]) -> Credentials | None:
+    token = _secret(env, "SWITCHYARD_GITHUB_TOKEN")
+    app_id = env.get("SWITCHYARD_GITHUB_APP_ID", "").strip()
+    key = _secret(env, "SWITCHYARD_GITHUB_APP_PRIVATE_KEY")
+    key_file = env.get("SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE", "").strip()
+    if key is None and key_file:
+        try:
+            key = Secret(Path(key_file).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise SettingsError(
+                "SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE", f"cannot read {key_file!r}: {error}"
+            ) from None
+    if token is not None:
+        if app_id:
+            raise SettingsError("SWITCHYARD_GITHUB_TOKEN", "set either a token or an App, not both")
+        return TokenCredentials(token=token)
+    if not app_id:
+        return None
+    if not app_id.isdigit():
+        raise SettingsError("SWITCHYARD_GITHUB_APP_ID", f"must be a number, got {app_id!r}")
+    if key is None:
+        raise SettingsError("SWITCHYARD_GITHUB_APP_PRIVATE_KEY", "is required with an App id")
+    installation = env.get("SWITCHYARD_GITHUB_INSTALLATION_ID", "").strip()
+    if installation and not installation.isdigit():
+        raise SettingsError(
+            "SWITCHYARD_GITHUB_INSTALLATION_ID", f"must be a number, got {installation!r}"
+        )
+    return AppCredentials(
+        app_id=app_id,
+        private_key=key,
+        installation_id=int(installation) if installation else None,
+    )
 
 
 def _require(value: Secret | None, variable: str) -> Secret:

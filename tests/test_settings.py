@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flags.secret import Secret
+from service.github.api import AppCredentials, TokenCredentials
 from service.settings import Settings, SettingsError
 
 BASE = {
@@ -71,3 +74,60 @@ def test_missing_optional_secret_is_named_when_required() -> None:
         settings.require_webhook_secret()
     with pytest.raises(SettingsError, match="UNLEASH_ADMIN_TOKEN"):
         settings.require_admin_token()
+
+
+def test_github_defaults_to_the_public_api_without_credentials_or_hooks() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.github_api_url == "https://api.github.com"
+    assert settings.github_credentials is None
+    assert settings.github_hooks == ()
+
+
+def test_github_token_and_hooks_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "SWITCHYARD_GITHUB_TOKEN": "ghp_x",
+            "SWITCHYARD_GITHUB_HOOKS": "repos/acme/app/hooks/1,app",
+            "SWITCHYARD_GITHUB_API_URL": "http://127.0.0.1:8099/",
+        }
+    )
+    assert settings.github_api_url == "http://127.0.0.1:8099"
+    assert isinstance(settings.github_credentials, TokenCredentials)
+    assert "ghp_x" not in repr(settings)
+    assert [hook.spec for hook in settings.github_hooks] == ["repos/acme/app/hooks/1", "app"]
+
+
+def test_github_app_key_can_come_from_a_file(tmp_path: Path) -> None:
+    key = tmp_path / "app.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n...")
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "SWITCHYARD_GITHUB_APP_ID": "42",
+            "SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE": str(key),
+            "SWITCHYARD_GITHUB_INSTALLATION_ID": "7",
+        }
+    )
+    credentials = settings.github_credentials
+    assert isinstance(credentials, AppCredentials)
+    assert (credentials.app_id, credentials.installation_id) == ("42", 7)
+    assert credentials.private_key.reveal().startswith("-----BEGIN")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SWITCHYARD_GITHUB_HOOKS": "repos/acme/hooks/1"}, "SWITCHYARD_GITHUB_HOOKS"),
+        ({"SWITCHYARD_GITHUB_APP_ID": "42"}, "SWITCHYARD_GITHUB_APP_PRIVATE_KEY"),
+        ({"SWITCHYARD_GITHUB_APP_ID": "x", "SWITCHYARD_GITHUB_APP_PRIVATE_KEY": "k"}, "APP_ID"),
+        (
+            {"SWITCHYARD_GITHUB_TOKEN": "t", "SWITCHYARD_GITHUB_APP_ID": "42"},
+            "SWITCHYARD_GITHUB_TOKEN",
+        ),
+        ({"SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/k.pem"}, "KEY_FILE"),
+    ],
+)
+def test_bad_github_settings_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env({**BASE, **env})

@@ -19,6 +19,7 @@ from service.cli import (
     route_commands,
     serve_commands,
     stack_commands,
+    standin_commands,
     status_commands,
     watchdog_commands,
     worker_commands,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         worker_commands,
         watchdog_commands,
         demo_commands,
+        standin_commands,
     ):
         module.register(commands)
     return parser
