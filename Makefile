@@ -34,6 +34,11 @@ unleash/node_modules/.installed: unleash/package.json unleash/package-lock.json
 	cd unleash && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# @octokit/webhooks: the tests check that a real GitHub App framework accepts forwarded deliveries.
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -42,7 +47,7 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-deps: system-packages unleash/node_modules/.installed venv
+deps: system-packages unleash/node_modules/.installed tests/node/node_modules/.installed venv
 
 stack-up: deps
 	$(SWITCHYARD) stack up

@@ -2,7 +2,8 @@
 
 Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/events``
 (Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
-(:mod:`service.web.webhooks`), ``/agents/{system}/completions``
+(:mod:`service.web.webhooks`), ``/webhooks/github/{system}`` (a GitHub App's own hook,
+:mod:`service.web.app_webhooks`), ``/agents/{system}/completions``
 (:mod:`service.web.completions`), ``/migration/status`` and ``/metrics``
 (:mod:`service.web.status`), ``/migration/dashboard`` (:mod:`service.dashboard.route`).
 """
@@ -30,6 +31,7 @@ from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
+from service.web import app_webhooks as app_webhook_route
 from service.web import completions as completion_route
 from service.web import status as status_route
 from service.web import webhooks as webhook_route
@@ -120,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/unleash/events", unleash_events, methods=["POST"]),
             *webhook_route.ROUTES,
+            *app_webhook_route.ROUTES,
             *completion_route.ROUTES,
             *status_route.ROUTES,
             *dashboard_route.ROUTES,

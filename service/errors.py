@@ -8,6 +8,7 @@
     ├── PayloadTooLarge              413  body over the limit
     ├── UnsupportedMediaType         415  body is not of the content type the endpoint takes
     ├── UnknownJob                   404  a completion for a job nobody dispatched
+    ├── UnknownSystem                404  no such agent system (or not of the kind asked for)
     ├── AgentError                   502  an agent system failed us
     │   ├── AgentRetryable                5xx, 429, timeout, refused or reset: try again later
     │   └── AgentRejected                 other 4xx: retrying the same request will not help
@@ -41,6 +42,7 @@ __all__ = [
     "SignatureError",
     "SwitchyardError",
     "UnknownJob",
+    "UnknownSystem",
     "UnsupportedMediaType",
 ]
 
@@ -96,6 +98,12 @@ class UnsupportedMediaType(SwitchyardError):
 
 class UnknownJob(SwitchyardError):
     """A completion names a job Switchyard never dispatched (or has forgotten)."""
+
+    status_code = 404
+
+
+class UnknownSystem(SwitchyardError):
+    """The path names no agent system, or one that is not of the kind the endpoint serves."""
 
     status_code = 404
 

@@ -8,14 +8,22 @@ line or a traceback, and are compared in constant time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from flags.model import System
 from flags.secret import Secret
 from service.github.api.auth import AppCredentials, Credentials, TokenCredentials
 from service.github.api.client import DEFAULT_API_URL
 from service.github.api.hooks import HookRef, parse_hooks
+from service.system_kinds import (
+    SYSTEM_ENV_VARS,
+    AgentKind,
+    SystemSettings,
+    read_system_settings,
+    system_variable,
+)
 
 __all__ = ["ENV_VARS", "Secret", "Settings", "SettingsError"]
 
@@ -56,6 +64,12 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_GITHUB_APP_PRIVATE_KEY_FILE": "A file holding the App's PEM private key.",
     "SWITCHYARD_GITHUB_INSTALLATION_ID": "The App installation Switchyard acts as.",
     "SWITCHYARD_GITHUB_HOOKS": "Webhooks to reconcile: repos/O/R/hooks/ID, orgs/O/hooks/ID, app.",
+    # SWITCHYARD_TYPESCRIPT_KIND, SWITCHYARD_PYTHON_WEBHOOK_URL, ... (service.system_kinds)
+    **{
+        system_variable(system, suffix): meaning
+        for system in System
+        for suffix, meaning in SYSTEM_ENV_VARS.items()
+    },
 }
 
 _DEFAULT_ENVIRONMENT = "development"
@@ -133,6 +147,9 @@ class Settings:
     github_api_url: str = DEFAULT_API_URL
     github_credentials: Credentials | None = None
     github_hooks: tuple[HookRef, ...] = ()
+    systems: Mapping[System, SystemSettings] = field(
+        default_factory=lambda: {system: SystemSettings(system=system) for system in System}
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -168,7 +185,15 @@ class Settings:
             github_api_url=_url(env, "SWITCHYARD_GITHUB_API_URL", DEFAULT_API_URL),
             github_credentials=_github_credentials(env),
             github_hooks=_hooks(env, "SWITCHYARD_GITHUB_HOOKS"),
+            systems={
+                system: read_system_settings(env, system, url=_url, problem=SettingsError)
+                for system in System
+            },
         )
+
+    def kind(self, system: System) -> AgentKind:
+        """How ``system`` is reached (``SWITCHYARD_<SYSTEM>_KIND``)."""
+        return self.systems[system].kind
 
     def require_admin_token(self) -> Secret:
         return _require(self.unleash_admin_token, "UNLEASH_ADMIN_TOKEN")

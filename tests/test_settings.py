@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from flags.model import System
 from flags.secret import Secret
 from service.github.api import AppCredentials, TokenCredentials
 from service.settings import Settings, SettingsError
+from service.system_kinds import AgentKind
 
 BASE = {
     "UNLEASH_URL": "http://127.0.0.1:4242",
@@ -130,4 +132,43 @@ def test_github_app_key_can_come_from_a_file(tmp_path: Path) -> None:
 )
 def test_bad_github_settings_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
+        Settings.from_env({**BASE, **env})
+
+
+def test_systems_default_to_the_job_api() -> None:
+    settings = Settings.from_env(BASE)
+    assert {settings.kind(system) for system in System} == {AgentKind.JOB_API}
+
+
+def test_a_github_app_system_is_configured_from_its_own_variables() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "SWITCHYARD_TYPESCRIPT_KIND": "github-app",
+            "SWITCHYARD_TYPESCRIPT_WEBHOOK_SECRET": "app-secret-1",
+            "SWITCHYARD_TYPESCRIPT_WEBHOOK_URL": "http://127.0.0.1:3000/api/github/webhooks",
+            "SWITCHYARD_TYPESCRIPT_SHADOW_WEBHOOK_URL": "http://127.0.0.1:3001/",
+            "SWITCHYARD_TYPESCRIPT_BOT_LOGIN": "legacy-bot[bot]",
+        }
+    )
+    app = settings.systems[System.TYPESCRIPT]
+    assert app.kind is AgentKind.GITHUB_APP and settings.kind(System.PYTHON) is AgentKind.JOB_API
+    assert app.webhook_url == "http://127.0.0.1:3000/api/github/webhooks"
+    assert app.shadow_webhook_url == "http://127.0.0.1:3001"
+    assert app.webhook_secret is not None and app.webhook_secret.matches("app-secret-1")
+    assert app.bot_login == "legacy-bot[bot]"
+    assert "app-secret-1" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SWITCHYARD_PYTHON_KIND": "probot"}, "SWITCHYARD_PYTHON_KIND"),
+        ({"SWITCHYARD_PYTHON_KIND": "github-app"}, "SWITCHYARD_PYTHON_WEBHOOK_URL"),
+        ({"SWITCHYARD_PYTHON_KIND": "github-label"}, "SWITCHYARD_PYTHON_TRIGGER"),
+        ({"SWITCHYARD_TYPESCRIPT_WEBHOOK_URL": "nope"}, "SWITCHYARD_TYPESCRIPT_WEBHOOK_URL"),
+    ],
+)
+def test_a_bad_system_variable_is_named(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
         Settings.from_env({**BASE, **env})

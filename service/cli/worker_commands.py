@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 
 from flags.model import System
 from flags.secret import Secret
 from service.agents import AgentSystem, PythonAgent, TypeScriptAgent
+from service.agents.github_app.forward import WebhookForwarder
+from service.agents.github_app.gated import GatedApp
 from service.cli.output import CommandError, emit, load_settings, positive_int
 from service.devtools.simulator import run_simulator
 from service.outcomes.recorder import OutcomeRecorder
@@ -27,6 +30,7 @@ from service.pipeline.stream import DeadLetter, EventStream
 from service.pipeline.worker import Worker
 from service.runtime import open_runtime
 from service.settings import Settings, SettingsError
+from service.system_kinds import AgentKind
 
 __all__ = ["register"]
 
@@ -49,10 +53,22 @@ def _agent_url(value: str | None, variable: str) -> str:
     return value
 
 
+def _agent(
+    settings: Settings, system: System, http: httpx.AsyncClient, timeout: float
+) -> AgentSystem:
+    """The client of ``system``, by its kind (``SWITCHYARD_<SYSTEM>_KIND``)."""
+    config = settings.systems[system]
+    if config.kind is AgentKind.GITHUB_APP and config.webhook_url is not None:
+        return GatedApp(system=system, webhook_url=config.webhook_url, http=http)
+    if system is System.TYPESCRIPT:
+        url = _agent_url(settings.typescript_url, "SWITCHYARD_TYPESCRIPT_URL")
+        return TypeScriptAgent(base_url=url, http=http, timeout=timeout)
+    url = _agent_url(settings.python_url, "SWITCHYARD_PYTHON_URL")
+    return PythonAgent(base_url=url, http=http, timeout=timeout)
+
+
 async def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
-    typescript_url = _agent_url(settings.typescript_url, "SWITCHYARD_TYPESCRIPT_URL")
-    python_url = _agent_url(settings.python_url, "SWITCHYARD_PYTHON_URL")
     consumer = args.consumer or f"{settings.instance}-{socket.gethostname()}-{os.getpid()}"
     logging.basicConfig(level=args.log_level.upper(), format=_LOG_FORMAT)
     for chatty in ("apscheduler", "httpx"):  # a line per flag poll and per request
@@ -63,14 +79,8 @@ async def _worker(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, _stopper(stop, signal.Signals(signum).name))
     try:
         async with open_runtime(settings, role="worker") as runtime:
-            agents: dict[System, AgentSystem] = {
-                System.TYPESCRIPT: TypeScriptAgent(
-                    base_url=typescript_url, http=runtime.http, timeout=args.agent_timeout_seconds
-                ),
-                System.PYTHON: PythonAgent(
-                    base_url=python_url, http=runtime.http, timeout=args.agent_timeout_seconds
-                ),
-            }
+            timeout = args.agent_timeout_seconds
+            agents = {system: _agent(settings, system, runtime.http, timeout) for system in System}
             worker = Worker(
                 redis=runtime.redis,
                 flags=runtime.flags,
@@ -82,6 +92,8 @@ async def _worker(args: argparse.Namespace) -> int:
                 claim_idle_ms=args.claim_idle_ms,
                 lock_ttl_seconds=args.lock_ttl_seconds,
                 quality=OutcomeRecorder(runtime.redis, prefix=runtime.prefix),
+                systems=settings.systems,
+                forwarder=WebhookForwarder(http=runtime.http, timeout=timeout),
             )
             await worker.run(stop)
     finally:
@@ -175,7 +187,8 @@ def register(commands: Any) -> None:
     worker = commands.add_parser(
         "worker",
         help="consume the event stream and dispatch jobs to the agent systems",
-        description="Needs SWITCHYARD_TYPESCRIPT_URL and SWITCHYARD_PYTHON_URL. "
+        description="Needs SWITCHYARD_TYPESCRIPT_URL and SWITCHYARD_PYTHON_URL for job-api "
+        "systems (a github-app system needs SWITCHYARD_<SYSTEM>_WEBHOOK_URL instead). "
         "SIGTERM or SIGINT: finish the entry in hand, then exit.",
     )
     worker.add_argument("--consumer", help="consumer name (default INSTANCE-HOST-PID)")

@@ -7,22 +7,24 @@ back) can never leave a mark without its entry. Workers read through the consume
 ``workers``; an entry stays pending until a worker acknowledges it, and an entry left pending
 by a dead worker is claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be
 dispatched after the last retry goes to the dead-letter stream, from where it can be listed
-and replayed. A delivery whose python job is cancelled on a rollback is handed over: a copy of
-its entry is appended once more (``hand_over``, at most once per delivery) and routed again.
+and replayed. A cancelled python job's delivery is handed over (``hand_over``, once).
 
-Entry fields: ``delivery_id``, ``event`` (GitHub's event name), ``received_at`` (unix seconds)
-and ``body`` (the raw JSON, as GitHub sent it). Dead letters add ``error``, ``system``,
-``attempts`` and ``failed_at``.
+Entry fields: ``delivery_id``, ``event``, ``received_at`` (unix seconds), ``body`` (raw JSON);
+a GitHub App's own delivery (``/webhooks/github/{system}``, deduplicated per hook) adds ``hook``
+and ``headers`` (to forward, JSON). Dead letters add ``error``, ``system``, ``attempts``,
+``failed_at``, and keep ``hook`` and ``headers``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
 
 __all__ = ["DeadLetter", "EventStream", "StreamEntry"]
 
@@ -37,8 +39,11 @@ if seen then
   if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], 'duplicate', 1) end
   return {0, seen}
 end
-local id = redis.call('XADD', KEYS[2], '*', 'delivery_id', ARGV[2], 'event', ARGV[3],
-  'received_at', ARGV[4], 'body', ARGV[5])
+local fields = {'delivery_id', ARGV[2], 'event', ARGV[3], 'received_at', ARGV[4], 'body', ARGV[5]}
+for i = 6, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 if KEYS[3] then redis.pcall('HINCRBY', KEYS[3], 'accepted', 1) end
 return {1, id}
@@ -81,6 +86,14 @@ class StreamEntry:
     received_at: float
     body: bytes
     deliveries: int = 1  # how many times the group has handed this entry out
+    hook: str | None = None  # the system whose App hook it came from (None: Switchyard's own)
+    headers: tuple[tuple[str, str], ...] = ()  # GitHub's headers, forwarded to the App
+
+    def hook_fields(self) -> dict[FieldT, EncodableT]:
+        """The entry's ``hook`` and ``headers`` fields (none for Switchyard's own hook)."""
+        if self.hook is None:
+            return {}
+        return {"hook": self.hook, "headers": json.dumps([list(pair) for pair in self.headers])}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +106,7 @@ class DeadLetter:
     error: str
     attempts: int
     failed_at: float
+    hook: str | None = None
 
 
 Rows = list[tuple[str, dict[str, str]]]
@@ -106,6 +120,10 @@ def _rows(raw: Any) -> Rows:
     ]
 
 
+def _headers(fields: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(name), str(value)) for name, value in json.loads(fields.get("headers", "[]")))
+
+
 def _entry(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> StreamEntry:
     return StreamEntry(
         entry_id=entry_id,
@@ -114,6 +132,8 @@ def _entry(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> Stream
         received_at=float(fields["received_at"]),
         body=fields["body"].encode(),
         deliveries=deliveries,
+        hook=fields.get("hook"),
+        headers=_headers(fields),
     )
 
 
@@ -128,18 +148,29 @@ class EventStream:
         self._append = redis.register_script(_APPEND)
         self._hand_over = redis.register_script(_HAND_OVER)
 
-    def _dedupe_key(self, delivery_id: str) -> str:
+    def _dedupe_key(self, delivery_id: str, hook: str | None = None) -> str:
+        if hook is not None:
+            return f"{self._prefix}:delivery:{hook}:{delivery_id}"
         return f"{self._prefix}:delivery:{delivery_id}"
 
     async def append(
-        self, *, delivery_id: str, event: str, body: bytes, counts_key: str | None = None
+        self,
+        *,
+        delivery_id: str,
+        event: str,
+        body: bytes,
+        counts_key: str | None = None,
+        hook: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> tuple[bool, str]:
         """``(True, entry id)`` for a new delivery, ``(False, first entry id)`` for a repeat.
 
         With ``counts_key``, the same script also counts ``accepted`` or ``duplicate`` in that
-        hash (one round trip per delivery instead of two; a failed count is ignored).
+        hash (one round trip per delivery instead of two; a failed count is ignored). ``hook``
+        and ``headers``: a delivery of that system's App hook (deduplicated per hook).
         """
-        keys = [self._dedupe_key(delivery_id), self.key]
+        extra = StreamEntry("", delivery_id, event, 0.0, b"", hook=hook, headers=headers)
+        keys = [self._dedupe_key(delivery_id, hook), self.key]
         if counts_key is not None:
             keys.append(counts_key)
         created, entry_id = await self._append(
@@ -150,6 +181,7 @@ class EventStream:
                 event,
                 f"{time.time():.6f}",
                 body.decode(),
+                *(item for pair in extra.hook_fields().items() for item in pair),
             ],
         )
         return bool(created), str(entry_id)
@@ -217,18 +249,17 @@ class EventStream:
 
     async def bury(self, entry: StreamEntry, *, system: str, error: str, attempts: int) -> str:
         """Move an entry that could not be dispatched to the dead-letter stream."""
-        dead_id = await self._redis.xadd(
-            self.dead_key,
-            {
-                "delivery_id": entry.delivery_id,
-                "event": entry.event,
-                "body": entry.body.decode(),
-                "system": system,
-                "error": error[:2000],
-                "attempts": str(attempts),
-                "failed_at": f"{time.time():.6f}",
-            },
-        )
+        fields: dict[FieldT, EncodableT] = {
+            "delivery_id": entry.delivery_id,
+            "event": entry.event,
+            "body": entry.body.decode(),
+            "system": system,
+            "error": error[:2000],
+            "attempts": str(attempts),
+            "failed_at": f"{time.time():.6f}",
+            **entry.hook_fields(),
+        }
+        dead_id = await self._redis.xadd(self.dead_key, fields)
         return str(dead_id)
 
     async def dead_letters(self, *, count: int = 100) -> list[DeadLetter]:
@@ -243,6 +274,7 @@ class EventStream:
                 error=fields["error"],
                 attempts=int(fields["attempts"]),
                 failed_at=float(fields["failed_at"]),
+                hook=fields.get("hook"),
             )
             for dead_id, fields in rows
         ]
@@ -261,6 +293,7 @@ class EventStream:
                     "event": fields["event"],
                     "received_at": f"{time.time():.6f}",
                     "body": fields["body"],
+                    **{key: fields[key] for key in ("hook", "headers") if key in fields},
                 },
             )
             pipe.xdel(self.dead_key, dead_id)

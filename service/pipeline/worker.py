@@ -2,10 +2,9 @@
 
 One loop per worker process, in the consumer group ``workers``:
 
-1. claim entries other consumers (or this one) left pending longer than ``claim_idle_ms``
-   (``XAUTOCLAIM``: a worker that died mid-dispatch), else read new entries;
-2. handle each entry, then acknowledge it. An entry is acknowledged only once its outcome is
-   recorded: dispatched, already done, dead-lettered, or nothing to do.
+1. claim entries left pending longer than ``claim_idle_ms`` (``XAUTOCLAIM``), else read new;
+2. handle each entry; acknowledge it once its outcome is recorded (dispatched, already done,
+   dead-lettered, or nothing to do).
 
 An ``issues`` event is handled under the issue's lock: route it (sticky ownership), cancel
 python's in-flight work on a hand-back or while the kill switch is on, dispatch the acting job,
@@ -17,18 +16,18 @@ Redis errors leave the entry pending (claimed again later) and the loop pauses a
 While the kill switch is on, every worker also sweeps python's issues about once a second: for
 each issue python still owns, under the issue's lock, it cancels python's in-flight jobs (their
 deliveries are handed over to be routed again, see :meth:`Dispatcher.cancel_in_flight`) and
-hands the issue back to typescript. So a rollback reaches work on issues that get no further
-event; an issue whose lock is held is left to the worker handling its event.
+hands the issue back to typescript (an issue whose lock is held is left to its event's worker).
 
-While a worker handles an entry it keeps the entry's idle time low (a heartbeat that touches
-only entries this consumer still owns), so a slow dispatch is not claimed away, while the
-entries of a killed worker go idle and are claimed after ``claim_idle_ms``.
+A heartbeat keeps the idle time of the entries in hand low (a slow dispatch is not claimed
+away; a killed worker's entries go idle). A GitHub App's delivery goes to the gate
+(:class:`~service.agents.github_app.gate.AppGate`), which also hears of hand-backs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -38,6 +37,8 @@ from redis.exceptions import RedisError
 
 from flags.model import Mode, System
 from flags.source import FlagSource
+from service.agents.github_app.forward import WebhookForwarder
+from service.agents.github_app.gate import AppGate
 from service.agents.protocol import AgentSystem
 from service.errors import PayloadError
 from service.github.events import CheckCompleted, IssueEvent, PullRequestClosed, parse_event
@@ -48,15 +49,13 @@ from service.pipeline.retry import RetryPolicy, backoff_delay
 from service.pipeline.stream import GROUP, EventStream, StreamEntry
 from service.routing.ownership import OwnershipStore
 from service.routing.router import IssueRouter, RoutingCounters
+from service.system_kinds import SystemSettings
 
 __all__ = ["QualitySink", "Worker"]
 
 _log = logging.getLogger("switchyard.worker")
 
-# How often a worker sweeps python's issues while the kill switch is on, and how many at a time.
-_SWEEP_SECONDS = 1.0
-_SWEEP_BATCH = 100
-
+_SWEEP_SECONDS, _SWEEP_BATCH = 1.0, 100  # python's issues swept while the kill switch is on
 # The pause after consecutive loop failures (Redis down): 0.1 s doubling up to 5 s, jittered.
 _LOOP_BACKOFF = RetryPolicy(max_attempts=1, base_seconds=0.1, cap_seconds=5.0)
 
@@ -102,6 +101,8 @@ class Worker:
         batch: int = 1,
         block_ms: int = 1000,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        systems: Mapping[System, SystemSettings] | None = None,
+        forwarder: WebhookForwarder | None = None,
     ) -> None:
         if claim_idle_ms <= 0 or batch <= 0 or block_ms <= 0:
             raise ValueError("claim_idle_ms, batch and block_ms must be positive")
@@ -126,6 +127,23 @@ class Worker:
             sleep=sleep,
         )
         self._quality = quality
+        self._gate = None
+        if systems is not None and forwarder is not None:  # GitHub Apps' own hooks
+            self._gate = AppGate(
+                redis=redis,
+                prefix=prefix,
+                systems=systems,
+                forwarder=forwarder,
+                stream=self.stream,
+                lock=self._lock,
+                owners=self._owners,
+                counters=RoutingCounters(redis, prefix=prefix),
+                flags_router=IssueRouter(flags=flags, owners=self._owners),
+                policy=policy or RetryPolicy(),
+                lock_wait_seconds=lock_ttl_seconds,
+                cancel_python=lambda issue: self._dispatcher.cancel_in_flight(issue),
+                sleep=sleep,
+            )
         self._batch = batch
         self._block_ms = block_ms
         self._touch = redis.register_script(_TOUCH)
@@ -185,6 +203,11 @@ class Worker:
 
     async def handle(self, entry: StreamEntry) -> bool:
         """Handle one entry; true if it may be acknowledged. Redis errors propagate."""
+        if entry.hook is not None:  # a GitHub App's own delivery: the gate decides
+            if self._gate is None:
+                await self._bury(entry, f"no gate for {entry.hook}'s App: not a github-app")
+                return True
+            return await self._gate.handle(entry)
         try:
             event = parse_event(event=entry.event, delivery_id=entry.delivery_id, body=entry.body)
         except PayloadError as error:
@@ -218,6 +241,8 @@ class Worker:
                 owner = routed.owner.token if routed.owner is not None else 0
                 if decision.hand_back or decision.mode is Mode.EMERGENCY_ROLLBACK:
                     await self._dispatcher.cancel_in_flight(issue, system=System.PYTHON)
+                if decision.hand_back and self._gate is not None:
+                    await self._gate.handed_back(issue, to=decision.acting, fence=fence)
                 await self._dispatcher.acting(
                     entry, event, decision.acting, owner=owner, fence=fence
                 )
@@ -242,12 +267,18 @@ class Worker:
             if not decision.hand_back:
                 continue
             try:
-                async with self._lock.hold(issue, wait_seconds=0):
+                async with self._lock.hold(issue, wait_seconds=0) as token:
                     if await self._dispatcher.cancel_in_flight(issue, system=System.PYTHON) is None:
                         continue  # python did not answer: still its issue, tried again next sweep
-                    await self._owners.hand_back(
+                    moved = await self._owners.hand_back(
                         issue, expected=System.PYTHON, to=System.TYPESCRIPT, reason=decision.reason
                     )
+                    if moved is not None and self._gate is not None:
+                        await self._gate.handed_back(
+                            issue,
+                            to=System.TYPESCRIPT,
+                            fence=functools.partial(self._lock.extend, issue, token),
+                        )
                     _log.info("rollback sweep: %s handed back to typescript", issue)
             except LockTimeout:
                 continue  # an event of the issue is in hand; its worker hands the issue back
