@@ -35,6 +35,7 @@ from service.web import app_webhooks as app_webhook_route
 from service.web import completions as completion_route
 from service.web import status as status_route
 from service.web import webhooks as webhook_route
+from service.web.errors import EXCEPTION_HANDLERS
 from service.web.intake_errors import IntakeErrorCounter
 
 __all__ = ["create_app"]
@@ -127,7 +128,7 @@ def create_app(settings: Settings) -> Starlette:
             *status_route.ROUTES,
             *dashboard_route.ROUTES,
         ],
-        exception_handlers=webhook_route.EXCEPTION_HANDLERS,
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(IntakeErrorCounter, counts=intake_errors)],
         lifespan=lifespan,
     )

@@ -1,14 +1,29 @@
-"""The service's one small exception tree; the app maps it to HTTP in one handler table.
+"""The service's one exception tree; :mod:`service.web.errors` maps it to HTTP in one table.
 
 ::
 
     SwitchyardError                  500  base: message + context (delivery id, issue, system)
     ├── SignatureError               401  webhook or callback signature missing or wrong
+    ├── AuthRefused                  401  base: the caller may not act (dashboard, admin API)
+    │   ├── Unauthenticated          401  no or wrong credentials
+    │   └── Forbidden                403  read-only, foreign origin, missing or wrong CSRF token
     ├── PayloadError                 400  body is not JSON or lacks what the event needs
+    │   └── ActionInvalid            400  a dashboard action's field is missing or malformed
     ├── PayloadTooLarge              413  body over the limit
     ├── UnsupportedMediaType         415  body is not of the content type the endpoint takes
     ├── UnknownJob                   404  a completion for a job nobody dispatched
     ├── UnknownSystem                404  no such agent system (or not of the kind asked for)
+    ├── NotProvisioned               409  a flag or its strategy is missing in Unleash
+    ├── Overloaded                   503  too many large bodies at once: ``Retry-After`` seconds
+    ├── SettingsError                500  a variable is missing or malformed (names it)
+    ├── LockError                    503  base of the issue lock's errors
+    │   └── LockTimeout                   the lock stayed held by someone else for the wait
+    ├── Fenced                       409  the issue's lock passed to another holder mid-dispatch
+    ├── CommandError                 500  a CLI command ran but could not do what was asked
+    ├── DevtoolsError                500  the local stack, the demo or a child process failed
+    │   ├── StackError
+    │   ├── DemoFailed
+    │   └── ChildExited
     ├── AgentError                   502  an agent system failed us
     │   ├── AgentRetryable                5xx, 429, timeout, refused or reset: try again later
     │   └── AgentRejected                 other 4xx: retrying the same request will not help
@@ -17,10 +32,13 @@
         │   └── GitHubRateLimited         still limited after the client's own waiting
         └── GitHubRejected                other 4xx (``github_status``): the request was refused
 
-Every error carries ``status_code`` (the HTTP answer Switchyard gives) and ``context()`` (what
-to log next to the message). An ``AgentError`` also carries ``agent_status``, the status the
-agent system answered, or ``None`` when it did not answer at all; a ``GitHubError`` carries
-``github_status`` the same way, and a ``GitHubRateLimited`` the unix time ``retry_at``.
+Every error carries ``status_code`` (the HTTP answer Switchyard gives), ``message`` and
+``context()`` (what to log next to the message). An ``AgentError`` also carries
+``agent_status``, the status the agent system answered, or ``None`` when it did not answer at
+all; a ``GitHubError`` carries ``github_status`` the same way, and a ``GitHubRateLimited`` the
+unix time ``retry_at``. The ``flags`` package is a library of its own with its own small tree
+(:class:`flags.errors.UnleashError`, :class:`flags.transitions.TransitionRefused`); the handler
+table maps those too (502 and 409).
 """
 
 from __future__ import annotations
@@ -30,17 +48,32 @@ from typing import ClassVar
 from flags.model import Issue, System
 
 __all__ = [
+    "ActionInvalid",
     "AgentError",
     "AgentRejected",
     "AgentRetryable",
+    "AuthRefused",
+    "ChildExited",
+    "CommandError",
+    "DemoFailed",
+    "DevtoolsError",
+    "Fenced",
+    "Forbidden",
     "GitHubError",
     "GitHubRateLimited",
     "GitHubRejected",
     "GitHubRetryable",
+    "LockError",
+    "LockTimeout",
+    "NotProvisioned",
+    "Overloaded",
     "PayloadError",
     "PayloadTooLarge",
+    "SettingsError",
     "SignatureError",
+    "StackError",
     "SwitchyardError",
+    "Unauthenticated",
     "UnknownJob",
     "UnknownSystem",
     "UnsupportedMediaType",
@@ -48,7 +81,7 @@ __all__ = [
 
 
 class SwitchyardError(Exception):
-    """Base of every error the service maps to an HTTP answer."""
+    """Base of every error the service raises on purpose."""
 
     status_code: ClassVar[int] = 500
 
@@ -71,6 +104,10 @@ class SwitchyardError(Exception):
         fields = {"delivery_id": self.delivery_id, "issue": self.issue, "system": self.system}
         return {key: str(value) for key, value in fields.items() if value is not None}
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers the answer carries (``Retry-After``, say)."""
+        return {}
+
 
 class SignatureError(SwitchyardError):
     """The signature header is missing, malformed or does not match the body."""
@@ -78,10 +115,30 @@ class SignatureError(SwitchyardError):
     status_code = 401
 
 
+class AuthRefused(SwitchyardError):
+    """The caller may not act; the subclass says why (401 or 403)."""
+
+    status_code = 401
+
+
+class Unauthenticated(AuthRefused):
+    """No credentials, or wrong ones (a bearer token, a session cookie)."""
+
+
+class Forbidden(AuthRefused):
+    """Known or not, the caller may not do this (read-only, foreign origin, CSRF)."""
+
+    status_code = 403
+
+
 class PayloadError(SwitchyardError):
     """The body is not JSON, or lacks what the event or callback needs."""
 
     status_code = 400
+
+
+class ActionInvalid(PayloadError):
+    """A dashboard action's field is missing or malformed; the message says which."""
 
 
 class PayloadTooLarge(SwitchyardError):
@@ -106,6 +163,80 @@ class UnknownSystem(SwitchyardError):
     """The path names no agent system, or one that is not of the kind the endpoint serves."""
 
     status_code = 404
+
+
+class NotProvisioned(SwitchyardError):
+    """A flag or its strategy is missing in Unleash: run ``switchyard provision``."""
+
+    status_code = 409
+
+
+class Overloaded(SwitchyardError):
+    """Too many large bodies are being read at once; try again after ``retry_after`` s."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int, delivery_id: str | None = None) -> None:
+        super().__init__(message, delivery_id=delivery_id)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class SettingsError(SwitchyardError):
+    """A variable is missing or malformed; the message names it and the bad value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+class LockError(SwitchyardError):
+    """Base of the issue lock's errors."""
+
+    status_code = 503
+
+    def __init__(self, issue: Issue, message: str) -> None:
+        super().__init__(f"{issue}: {message}", issue=issue)
+
+
+class LockTimeout(LockError):
+    """The lock of an issue stayed held by someone else for the whole wait."""
+
+    def __init__(self, issue: Issue, wait_seconds: float) -> None:
+        super().__init__(issue, f"lock not acquired within {wait_seconds:g} s")
+        self.wait_seconds = wait_seconds
+
+
+class Fenced(SwitchyardError):
+    """The issue's lock passed to another holder: stop without acknowledging the entry."""
+
+    status_code = 409
+
+    def __init__(self, issue: Issue, job_id: str) -> None:
+        super().__init__(f"{issue}: lock lost before dispatching {job_id}", issue=issue)
+        self.job_id = job_id
+
+
+class CommandError(SwitchyardError):
+    """The command ran but could not do what was asked (exit code 1)."""
+
+
+class DevtoolsError(SwitchyardError):
+    """Base of the development tooling's errors (local stack, demo, child processes)."""
+
+
+class StackError(DevtoolsError):
+    """A stack component could not be started or stopped."""
+
+
+class DemoFailed(DevtoolsError):
+    """The migration did not go as scripted (e.g. no rollback); the message says where."""
+
+
+class ChildExited(DevtoolsError):
+    """A child stopped when it should be running; the message carries its last log lines."""
 
 
 class AgentError(SwitchyardError):

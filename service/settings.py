@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from flags.model import System
 from flags.secret import Secret
+from service.errors import SettingsError
 from service.github.api.auth import AppCredentials, Credentials, TokenCredentials
 from service.github.api.client import DEFAULT_API_URL
 from service.github.api.hooks import HookRef, parse_hooks
@@ -26,14 +27,6 @@ from service.system_kinds import (
 )
 
 __all__ = ["ENV_VARS", "Secret", "Settings", "SettingsError"]
-
-
-class SettingsError(ValueError):
-    """A variable is missing or malformed; the message names it and the bad value."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
 
 
 # Every variable Switchyard reads, with what it means (the README's table says the same).

@@ -8,13 +8,10 @@ import os
 import sys
 from typing import Any
 
+from service.errors import CommandError
 from service.settings import Settings
 
 __all__ = ["CommandError", "emit", "load_settings", "positive_int"]
-
-
-class CommandError(RuntimeError):
-    """The command ran but could not do what was asked (exit code 1)."""
 
 
 def load_settings() -> Settings:

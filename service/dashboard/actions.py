@@ -16,41 +16,30 @@ from starlette.requests import Request
 
 from flags.model import Mode
 from flags.transitions import Actor
+from service.errors import ActionInvalid, PayloadTooLarge, UnsupportedMediaType
 from service.migration.control import ChangeResult, MigrationControl
 
-__all__ = ["ACTIONS", "ActionInvalid", "FormError", "describe", "perform", "read_form"]
+__all__ = ["ACTIONS", "ActionInvalid", "describe", "perform", "read_form"]
 
 ACTIONS = ("mode", "rollout", "rollback", "leave-rollback")
 _MAX_FORM_BYTES = 16 * 1024
 _MAX_REASON = 500
 
 
-class FormError(Exception):
-    """The body is not a small url-encoded form (``status_code`` 413 or 415)."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class ActionInvalid(ValueError):
-    """A field is missing or malformed; the message says which."""
-
-
 async def read_form(request: Request) -> dict[str, str]:
     """The form's fields (the last value of each); nothing but url-encoded, at most 16 KiB."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        raise FormError(415, "send the form as application/x-www-form-urlencoded")
+        raise UnsupportedMediaType("send the form as application/x-www-form-urlencoded")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > _MAX_FORM_BYTES:
-            raise FormError(413, "form too large")
+            raise PayloadTooLarge("form too large")
     try:
         fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
-        raise FormError(415, "the form is not valid url-encoded UTF-8") from None
+        raise UnsupportedMediaType("the form is not valid url-encoded UTF-8") from None
     return {name: values[-1] for name, values in fields.items()}
 
 

@@ -35,6 +35,7 @@ from starlette.requests import Request
 
 from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
+from service.errors import AuthRefused, Forbidden, Unauthenticated
 
 __all__ = [
     "CSRF_FIELD",
@@ -54,15 +55,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = 12 * 3600
 _KEY_LABEL = b"switchyard dashboard session v1"
-
-
-class AuthRefused(Exception):
-    """The request may not act; ``status_code`` is 401 or 403, the message says why."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,20 +195,20 @@ class DashboardAuth:
     async def authorize(self, request: Request, form: Mapping[str, Any]) -> Caller:
         """The caller of an action, or :class:`AuthRefused`."""
         if self._token is None or self._signer is None:
-            raise AuthRefused(403, "read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
+            raise Forbidden("read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
         authorization = request.headers.get("authorization", "")
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not self._token.matches(token.strip()):
-                raise AuthRefused(401, "wrong or malformed bearer token")
+                raise Unauthenticated("wrong or malformed bearer token")
             name = str(form.get("actor") or "api").strip()[:64] or "api"
             return Caller(Actor(name, ActorKind.HUMAN, "api"), None)
         session = await self.session(request)
         if session is None:
-            raise AuthRefused(401, "not logged in (or the session expired)")
+            raise Unauthenticated("not logged in (or the session expired)")
         if not self.same_origin(request):
-            raise AuthRefused(403, "cross-origin request refused")
+            raise Forbidden("cross-origin request refused")
         candidate = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
         if not candidate or not self._signer.csrf_matches(session.session_id, candidate):
-            raise AuthRefused(403, "missing or wrong CSRF token")
+            raise Forbidden("missing or wrong CSRF token")
         return Caller(Actor(session.actor, ActorKind.HUMAN, "dashboard"), session)

@@ -31,25 +31,24 @@ from starlette.staticfiles import StaticFiles
 from flags.errors import UnleashError
 from flags.model import KILL_SWITCH_FLAG
 from flags.transitions import TransitionRefused
-from service.dashboard.actions import (
-    ACTIONS,
-    ActionInvalid,
-    FormError,
-    describe,
-    perform,
-    read_form,
-)
+from service.dashboard.actions import ACTIONS, describe, perform, read_form
 from service.dashboard.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
-    AuthRefused,
     DashboardAuth,
 )
 from service.dashboard.trends import read_trends
 from service.dashboard.view import SECURITY_HEADERS, STATIC_DIR, TEMPLATES, WINDOWS, view_model
-from service.migration.control import MigrationControl, NotProvisioned
+from service.errors import (
+    ActionInvalid,
+    AuthRefused,
+    NotProvisioned,
+    SettingsError,
+    SwitchyardError,
+    Unauthenticated,
+)
+from service.migration.control import MigrationControl
 from service.runtime import Runtime
-from service.settings import SettingsError
 from service.web.status import collect_status
 
 __all__ = ["DASHBOARD_PATH", "ROUTES"]
@@ -166,8 +165,8 @@ async def login(request: Request) -> Response:
     auth = _auth(runtime)
     try:
         form = await read_form(request)
-    except FormError as error:
-        return _refusal(request, error.status_code, str(error))
+    except SwitchyardError as error:
+        return _refusal(request, error.status_code, error.message)
     if not auth.enabled:
         return _refusal(request, 403, "read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
     if not auth.same_origin(request):
@@ -201,12 +200,10 @@ async def logout(request: Request) -> Response:
     try:
         form = await read_form(request)
         caller = await auth.authorize(request, form)
-    except FormError as error:
-        return _refusal(request, error.status_code, str(error))
-    except AuthRefused as refused:
-        if refused.status_code != 401:
-            return _refusal(request, refused.status_code, refused.message)
+    except Unauthenticated:
         caller = None  # no live session: only the stale cookie to clear
+    except SwitchyardError as error:
+        return _refusal(request, error.status_code, error.message)
     if caller is not None and caller.session is not None:
         await auth.logout(caller.session)
         _log.info("dashboard logout: %s", caller.session.actor)
@@ -224,11 +221,11 @@ async def action(request: Request) -> Response:
     try:
         form = await read_form(request)
         caller = await auth.authorize(request, form)
-    except FormError as error:
-        return _refusal(request, error.status_code, str(error))
     except AuthRefused as refused:
         _log.warning("dashboard action %s refused: %s", name, refused.message)
         return _refusal(request, refused.status_code, refused.message)
+    except SwitchyardError as error:
+        return _refusal(request, error.status_code, error.message)
     kind, status_code, result = "ok", 200, None
     try:
         control = MigrationControl(

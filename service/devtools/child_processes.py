@@ -20,6 +20,8 @@ from types import TracebackType
 
 import httpx
 
+from service.errors import ChildExited
+
 __all__ = [
     "Child",
     "ChildExited",
@@ -61,10 +63,6 @@ async def stop_process(process: asyncio.subprocess.Process, *, grace_seconds: fl
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
-
-
-class ChildExited(RuntimeError):
-    """A child stopped when it should be running; the message carries its last log lines."""
 
 
 @dataclass

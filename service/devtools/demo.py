@@ -26,15 +26,12 @@ from service.devtools.webhook_sender import (
     issue_delivery,
     pull_request_closed_delivery,
 )
+from service.errors import DemoFailed
 from service.migration.control import MigrationControl
 
 __all__ = ["Demo", "DemoFailed", "DemoPlan", "DemoReport"]
 
 DEMO_ACTOR = Actor(name="demo", kind=ActorKind.HUMAN, source="demo")
-
-
-class DemoFailed(RuntimeError):
-    """The migration did not go as scripted (e.g. no rollback); the message says where."""
 
 
 @dataclass(frozen=True, slots=True)

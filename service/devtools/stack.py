@@ -28,15 +28,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.errors import StackError
+
 __all__ = ["StackConfig", "StackError", "down", "read_env_file", "status", "up"]
 
 _PG_USER = "postgres"
 _DB_NAME = "unleash"
 _DB_ROLE = "unleash"
-
-
-class StackError(RuntimeError):
-    """A stack component could not be started or stopped."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,16 +18,13 @@ from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Mode
 from flags.provision import mode_strategy, rollout_strategy
 from flags.transitions import Actor, Change, ChangeKind, MigrationState, check_transition
+from service.errors import NotProvisioned
 from service.migration.audit import AuditEntry, AuditTrail
 from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
 from service.watchdog.evidence import evidence_epoch_key
 
 __all__ = ["ChangeResult", "MigrationControl", "NotProvisioned", "read_state"]
-
-
-class NotProvisioned(RuntimeError):
-    """A flag or its strategy is missing in Unleash: run ``switchyard provision``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from flags.model import Issue, System
 from service.agents.protocol import AgentJob, AgentSystem
-from service.errors import AgentError, AgentRejected
+from service.errors import AgentError, AgentRejected, Fenced
 from service.github.events import IssueEvent
 from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
 from service.pipeline.retry import RetryPolicy, retry
@@ -41,15 +41,6 @@ _log = logging.getLogger("switchyard.dispatch")
 
 Fence = Callable[[], Awaitable[bool]]
 """Checks, right before an attempt, that the caller still holds the issue; false = stop."""
-
-
-class Fenced(Exception):
-    """The issue's lock passed to another holder: stop without acknowledging the entry."""
-
-    def __init__(self, issue: Issue, job_id: str) -> None:
-        super().__init__(f"{issue}: lock lost before dispatching {job_id}")
-        self.issue = issue
-        self.job_id = job_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import redis.asyncio as aioredis
 
 from flags.model import Issue
+from service.errors import LockError, LockTimeout
 
 __all__ = ["IssueLock", "LockError", "LockTimeout"]
 
@@ -43,22 +44,6 @@ _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-
-
-class LockError(RuntimeError):
-    """Base of the issue lock's errors."""
-
-    def __init__(self, issue: Issue, message: str) -> None:
-        super().__init__(f"{issue}: {message}")
-        self.issue = issue
-
-
-class LockTimeout(LockError):
-    """The lock of an issue stayed held by someone else for the whole wait."""
-
-    def __init__(self, issue: Issue, wait_seconds: float) -> None:
-        super().__init__(issue, f"lock not acquired within {wait_seconds:g} s")
-        self.wait_seconds = wait_seconds
 
 
 class IssueLock:

@@ -1,5 +1,4 @@
-"""``POST /webhooks/github``, the HTTP edge of :mod:`service.github.intake`, and the app's error
-table.
+"""``POST /webhooks/github``, the HTTP edge of :mod:`service.github.intake`.
 
 The handler reads the raw body under a hard cap (a ``Content-Length`` over the limit is refused
 before reading; a streamed body is cut off as soon as it passes the limit), hands the bytes to
@@ -19,26 +18,18 @@ Every outcome is counted in the Redis hash ``{prefix}:webhooks:counts`` (``accep
 changes the answer. ``accepted`` and ``duplicate`` are counted by the append script itself, so
 a persisted delivery costs one Redis round trip.
 
-:data:`EXCEPTION_HANDLERS` maps every :class:`~service.errors.SwitchyardError` to a JSON answer
-with its status and context, a Redis failure (Redis restarting, say) to 503
-``{"error": "storage unavailable"}`` (the caller retries; one warning line, no traceback), and
-anything else to a bare 500 ``{"error": "internal error"}``.
-Starlette re-raises the latter after answering, so the server logs the traceback; the caller
-never sees one.
+Errors are answered by the app's one table, :mod:`service.web.errors`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from redis.exceptions import RedisError
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ExceptionHandler
 
 from flags.secret import Secret
 from service.errors import PayloadError, PayloadTooLarge, SwitchyardError
@@ -47,7 +38,7 @@ from service.github.intake import MAX_BODY_BYTES, check_delivery
 from service.pipeline.stream import EventStream
 from service.runtime import Runtime
 
-__all__ = ["EXCEPTION_HANDLERS", "ROUTES", "counts_key", "github_webhook"]
+__all__ = ["ROUTES", "counts_key", "github_webhook"]
 
 _log = logging.getLogger("switchyard.webhooks")
 _NO_SECRET = Secret("")  # verify_signature refuses everything under an empty secret
@@ -129,36 +120,4 @@ async def _count(runtime: Runtime, outcome: str) -> None:
         await runtime.redis.hincrby(counts_key(runtime.prefix), outcome, 1)
 
 
-async def _switchyard_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, SwitchyardError):  # pragma: no cover - the table routes by type
-        raise exc
-    context = exc.context()
-    _log.info("%s %s -> %d: %s %s", request.method, request.url.path, exc.status_code, exc, context)
-    return JSONResponse({"error": exc.message, **context}, status_code=exc.status_code)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, HTTPException):  # pragma: no cover - the table routes by type
-        raise exc
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-async def _storage_unavailable(request: Request, exc: Exception) -> Response:
-    _log.warning("%s %s -> 503: Redis: %r", request.method, request.url.path, exc)
-    return JSONResponse({"error": "storage unavailable"}, status_code=503)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    # Starlette re-raises ``exc`` after this answer; the server logs it with its traceback.
-    _log.error("%s %s -> 500: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse({"error": "internal error"}, status_code=500)
-
-
 ROUTES: list[Route] = [Route("/webhooks/github", github_webhook, methods=["POST"])]
-
-EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
-    SwitchyardError: _switchyard_error,
-    HTTPException: _http_error,
-    RedisError: _storage_unavailable,
-    Exception: _internal_error,
-}

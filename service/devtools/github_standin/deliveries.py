@@ -25,6 +25,7 @@ import httpx
 from flags.secret import Secret
 from service.devtools.github_standin.auth import iso_time
 from service.devtools.github_standin.sender import Target, post_delivery
+from service.errors import DevtoolsError
 from service.github.api.hooks import HookRef
 
 __all__ = ["Attempt", "DeliveryStore", "Hook", "Spammed", "UnknownDelivery"]
@@ -32,11 +33,11 @@ __all__ = ["Attempt", "DeliveryStore", "Hook", "Spammed", "UnknownDelivery"]
 RETENTION_SECONDS = 3 * 24 * 3600
 
 
-class Spammed(Exception):
+class Spammed(DevtoolsError):
     """Too many redeliveries on one hook: GitHub's 422."""
 
 
-class UnknownDelivery(Exception):
+class UnknownDelivery(DevtoolsError):
     """No such hook or delivery (or it is older than the retention): 404."""
 
 
