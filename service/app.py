@@ -35,6 +35,7 @@ from service.web import app_webhooks as app_webhook_route
 from service.web import completions as completion_route
 from service.web import status as status_route
 from service.web import webhooks as webhook_route
+from service.web.body import LargeBodies
 from service.web.errors import EXCEPTION_HANDLERS
 from service.web.intake_errors import IntakeErrorCounter
 
@@ -101,14 +102,22 @@ def _schedule_import(app: Starlette, runtime: Runtime) -> None:
     app.state.import_task = asyncio.create_task(run(), name="switchyard-import-unleash-events")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlette:
+    """The service. Without ``runtime`` the lifespan opens one from ``settings`` and closes it;
+    with one (tests: in-process against the real Redis) the app uses it from the start, also
+    when no lifespan runs (httpx's ``ASGITransport``), and leaves closing it to the caller."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_runtime(settings, role="service") as runtime:
-            app.state.runtime = runtime
-            app.state.unleash_notifications = 0
+        async with contextlib.AsyncExitStack() as resources:
+            if runtime is None:
+                app.state.runtime = await resources.enter_async_context(
+                    open_runtime(settings, role="service")
+                )
             stop = asyncio.Event()
-            monitor = asyncio.create_task(monitor_for(runtime).run(stop), name="health-monitor")
+            monitor = asyncio.create_task(
+                monitor_for(app.state.runtime).run(stop), name="health-monitor"
+            )
             yield
             stop.set()
             await monitor
@@ -133,4 +142,8 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.intake_errors = intake_errors
+    app.state.unleash_notifications = 0
+    app.state.large_bodies = LargeBodies(settings.max_large_bodies)
+    if runtime is not None:
+        app.state.runtime = runtime
     return app

@@ -63,6 +63,7 @@ ENV_VARS: dict[str, str] = {
         for system in System
         for suffix, meaning in SYSTEM_ENV_VARS.items()
     },
+    "SWITCHYARD_MAX_LARGE_BODIES": "Request bodies over 1 MiB read at once (default 4; more: 503).",
 }
 
 _DEFAULT_ENVIRONMENT = "development"
@@ -109,8 +110,17 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SettingsError(name, f"must be a TCP port (1-65535), got {raw!r}")
+    return int(raw)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= 10_000:
+        raise SettingsError(name, f"must be a whole number 1-10000, got {raw!r}")
     return int(raw)
 
 
@@ -143,6 +153,7 @@ class Settings:
     systems: Mapping[System, SystemSettings] = field(
         default_factory=lambda: {system: SystemSettings(system=system) for system in System}
     )
+    max_large_bodies: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -182,6 +193,7 @@ class Settings:
                 system: read_system_settings(env, system, url=_url, problem=SettingsError)
                 for system in System
             },
+            max_large_bodies=_count(env, "SWITCHYARD_MAX_LARGE_BODIES", 4),
         )
 
     def kind(self, system: System) -> AgentKind:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import uvicorn
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.types import Message, Scope
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
@@ -32,7 +34,7 @@ from service.devtools.child_processes import free_port
 from service.devtools.redis_prefix import delete_prefix
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, job_id_for
-from service.runtime import Runtime, unleash_admin
+from service.runtime import Runtime, open_runtime, unleash_admin
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -130,6 +132,66 @@ async def serve_app(settings: Settings, port: int) -> AsyncIterator[RunningServi
     finally:
         server.should_exit = True
         await task
+
+
+@dataclasses.dataclass
+class InProcessService(RunningService):
+    """The real app, called in-process through httpx's ``ASGITransport`` (no port, no
+    uvicorn), on a runtime of its own over the real Redis and Unleash. ``client`` answers
+    exactly what the app answers: a 500 is a response, not an exception in the test."""
+
+    client: httpx.AsyncClient
+
+
+async def raw_asgi_post(
+    app: Starlette, path: str, headers: dict[str, str]
+) -> tuple[int, dict[str, Any], int]:
+    """POST to ``app`` with a body that never comes: (status, JSON answer, times the app asked
+    for the body). For headers httpx would not send as given (a lying ``Content-Length``)."""
+    asked = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal asked
+        asked += 1
+        await asyncio.Event().wait()  # the promised body never arrives
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
+    [start] = [m for m in sent if m["type"] == "http.response.start"]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(start["status"]), json.loads(body), asked
+
+
+@pytest.fixture
+async def edge(settings: Settings, prefix: str) -> AsyncIterator[InProcessService]:
+    """The app in-process with this test's own Redis prefix: for tests of the HTTP edge."""
+    own = dataclasses.replace(settings, redis_prefix=prefix)
+    async with open_runtime(own, role="service") as runtime:
+        app = create_app(own, runtime=runtime)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=own.service_url, timeout=10
+        ) as client:
+            yield InProcessService(own, own.service_url, app, client)
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from starlette.requests import Request
 
 from flags.model import Mode
 from flags.transitions import Actor
-from service.errors import ActionInvalid, PayloadTooLarge, UnsupportedMediaType
+from service.errors import ActionInvalid, UnsupportedMediaType
 from service.migration.control import ChangeResult, MigrationControl
+from service.web.body import read_body
 
 __all__ = ["ACTIONS", "ActionInvalid", "describe", "perform", "read_form"]
 
@@ -31,11 +32,8 @@ async def read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("send the form as application/x-www-form-urlencoded")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_FORM_BYTES:
-            raise PayloadTooLarge("form too large")
+    async with read_body(request, limit=_MAX_FORM_BYTES) as body:
+        pass
     try:
         fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):

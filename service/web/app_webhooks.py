@@ -35,7 +35,7 @@ from service.github.intake import MAX_BODY_BYTES
 from service.pipeline.stream import EventStream
 from service.runtime import Runtime
 from service.system_kinds import AgentKind
-from service.web.webhooks import _read_body
+from service.web.body import read_body
 
 __all__ = ["ROUTES", "app_counts_key", "app_webhook"]
 
@@ -67,14 +67,19 @@ async def app_webhook(request: Request) -> Response:
     if secret is None:
         _log.error("no webhook secret for %s's App: refusing its deliveries", system)
     try:
-        body = await _read_body(request, limit=MAX_BODY_BYTES)
-        delivery = check_app_delivery(
-            headers=request.headers, body=body, secret=secret or _NO_SECRET
-        )
+        async with read_body(request, limit=MAX_BODY_BYTES) as body:
+            return await _take(runtime, request, system, body, secret or _NO_SECRET)
     except SwitchyardError as error:
         with contextlib.suppress(RedisError):
             await runtime.redis.hincrby(counts, f"rejected:{error.status_code}", 1)
         raise
+
+
+async def _take(
+    runtime: Runtime, request: Request, system: System, body: bytes, secret: Secret
+) -> Response:
+    counts = app_counts_key(runtime.prefix, system)
+    delivery = check_app_delivery(headers=request.headers, body=body, secret=secret)
     stream = EventStream(runtime.redis, prefix=runtime.prefix)
     try:
         created, entry_id = await stream.append(

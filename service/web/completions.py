@@ -12,20 +12,23 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from flags.model import System
+from flags.secret import Secret
 from service.agents.completion import (
     COMPLETION_SIGNATURE_HEADER,
     parse_completion,
     verify_completion,
 )
-from service.errors import PayloadError, UnknownJob
+from service.errors import UnknownJob
+from service.escape import escape
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import JobState, JobStore
 from service.runtime import Runtime
 from service.settings import SettingsError
+from service.web.body import read_body
 
-__all__ = ["ROUTES"]
+__all__ = ["MAX_COMPLETION_BYTES", "ROUTES"]
 
-_MAX_BODY = 1024 * 1024
+MAX_COMPLETION_BYTES = 1024 * 1024
 
 
 async def completions(request: Request) -> JSONResponse:
@@ -36,10 +39,15 @@ async def completions(request: Request) -> JSONResponse:
     try:
         system = System(request.path_params["system"])
     except ValueError:
-        raise UnknownJob(f"no agent system {request.path_params['system']!r}") from None
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise PayloadError("completion body is larger than 1 MiB")
+        name = escape(request.path_params["system"], limit=40)
+        raise UnknownJob(f"no agent system '{name}'") from None
+    async with read_body(request, limit=MAX_COMPLETION_BYTES) as body:
+        return await _record(runtime, request, system, body, secret)
+
+
+async def _record(
+    runtime: Runtime, request: Request, system: System, body: bytes, secret: Secret
+) -> JSONResponse:
     verify_completion(secret, body, request.headers.get(COMPLETION_SIGNATURE_HEADER))
     completion = parse_completion(body)
     jobs = JobStore(runtime.redis, prefix=runtime.prefix)

@@ -27,16 +27,17 @@ import contextlib
 import logging
 
 from redis.exceptions import RedisError
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flags.secret import Secret
-from service.errors import PayloadError, PayloadTooLarge, SwitchyardError
+from service.errors import SwitchyardError
 from service.github.events import Ignored, Ping
 from service.github.intake import MAX_BODY_BYTES, check_delivery
 from service.pipeline.stream import EventStream
 from service.runtime import Runtime
+from service.web.body import read_body
 
 __all__ = ["ROUTES", "counts_key", "github_webhook"]
 
@@ -55,11 +56,15 @@ async def github_webhook(request: Request) -> Response:
     if secret is None:
         _log.error("SWITCHYARD_WEBHOOK_SECRET is not set: refusing every GitHub delivery")
     try:
-        body = await _read_body(request, limit=MAX_BODY_BYTES)
-        outcome = check_delivery(headers=request.headers, body=body, secret=secret or _NO_SECRET)
+        async with read_body(request, limit=MAX_BODY_BYTES) as body:
+            return await _take(runtime, request, body, secret or _NO_SECRET)
     except SwitchyardError as error:
         await _count(runtime, f"rejected:{error.status_code}")
         raise
+
+
+async def _take(runtime: Runtime, request: Request, body: bytes, secret: Secret) -> Response:
+    outcome = check_delivery(headers=request.headers, body=body, secret=secret)
     if isinstance(outcome, Ping):
         await _count(runtime, "ping")
         return JSONResponse({"pong": True})
@@ -91,28 +96,6 @@ async def github_webhook(request: Request) -> Response:
     return JSONResponse(
         {"accepted": True, "duplicate": not created, "entry": entry_id}, status_code=202
     )
-
-
-async def _read_body(request: Request, *, limit: int) -> bytes:
-    """The whole body, but never more than ``limit`` bytes of it held in memory."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise PayloadError(f"Content-Length is not a number: {declared[:40]!r}")
-        if int(declared) > limit:
-            raise PayloadTooLarge(f"Content-Length {int(declared)} is over the limit of {limit}")
-    chunks: list[bytes] = []
-    received = 0
-    try:
-        async with contextlib.aclosing(request.stream()) as stream:
-            async for chunk in stream:
-                received += len(chunk)
-                if received > limit:
-                    raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
-                chunks.append(chunk)
-    except ClientDisconnect:
-        raise PayloadError("the client disconnected before the body was complete") from None
-    return b"".join(chunks)
 
 
 async def _count(runtime: Runtime, outcome: str) -> None:

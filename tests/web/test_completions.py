@@ -1,4 +1,5 @@
-"""Completion callbacks over HTTP: signed, known jobs only, recorded once."""
+"""Completion callbacks, in-process against the real Redis: signed, known jobs only, recorded
+once."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from flags.model import Issue, System
 from service.agents.completion import COMPLETION_SIGNATURE_HEADER, Completion, sign_completion
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
-from tests.conftest import RunningService
+from tests.conftest import InProcessService
 
 pytestmark = pytest.mark.integration
 
 
-async def _dispatched(service: RunningService, *, dry_run: bool = False) -> Job:
-    runtime = service.runtime
+async def _dispatched(edge: InProcessService, *, dry_run: bool = False) -> Job:
+    runtime = edge.runtime
     job = Job(
         job_id=job_id_for("delivery-7", System.PYTHON, dry_run=dry_run),
         delivery_id="delivery-7",
@@ -28,15 +29,12 @@ async def _dispatched(service: RunningService, *, dry_run: bool = False) -> Job:
 
 
 async def _post(
-    service: RunningService, system: str, body: bytes, signature: str | None
+    edge: InProcessService, system: str, body: bytes, signature: str | None
 ) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if signature is not None:
         headers[COMPLETION_SIGNATURE_HEADER] = signature
-    async with httpx.AsyncClient() as client:
-        return await client.post(
-            f"{service.url}/agents/{system}/completions", content=body, headers=headers
-        )
+    return await edge.client.post(f"/agents/{system}/completions", content=body, headers=headers)
 
 
 def _body(job: Job) -> bytes:
@@ -51,37 +49,37 @@ def _body(job: Job) -> bytes:
     ).to_json()
 
 
-async def test_signed_completion_of_a_known_job_is_recorded_once(service: RunningService) -> None:
-    job = await _dispatched(service)
-    secret = service.settings.agent_secret
+async def test_signed_completion_of_a_known_job_is_recorded_once(edge: InProcessService) -> None:
+    job = await _dispatched(edge)
+    secret = edge.settings.agent_secret
     assert secret is not None
     body = _body(job)
-    first = await _post(service, "python", body, sign_completion(secret, body))
-    again = await _post(service, "python", body, sign_completion(secret, body))
+    first = await _post(edge, "python", body, sign_completion(secret, body))
+    again = await _post(edge, "python", body, sign_completion(secret, body))
     assert (first.status_code, first.json()["recorded"]) == (200, True)
     assert again.json() == {"recorded": False, "duplicate": True}
-    runtime = service.runtime
+    runtime = edge.runtime
     stored = await JobStore(runtime.redis, prefix=runtime.prefix).get(job.job_id)
     assert stored is not None and stored.state is JobState.COMPLETED
     recorder = OutcomeRecorder(runtime.redis, prefix=runtime.prefix)
     assert await runtime.redis.xlen(recorder.completions_key) == 1
 
 
-async def test_unsigned_wrong_or_unknown_completions_are_refused(service: RunningService) -> None:
-    job = await _dispatched(service)
-    secret = service.settings.agent_secret
+async def test_unsigned_wrong_or_unknown_completions_are_refused(edge: InProcessService) -> None:
+    job = await _dispatched(edge)
+    secret = edge.settings.agent_secret
     assert secret is not None
     body = _body(job)
-    unsigned = await _post(service, "python", body, None)
-    forged = await _post(service, "python", body, "sha256=" + "0" * 64)
-    wrong_system = await _post(service, "typescript", body, sign_completion(secret, body))
+    unsigned = await _post(edge, "python", body, None)
+    forged = await _post(edge, "python", body, "sha256=" + "0" * 64)
+    wrong_system = await _post(edge, "typescript", body, sign_completion(secret, body))
     unknown_body = body.replace(job.job_id.encode(), b"job-unknown")
-    unknown = await _post(service, "python", unknown_body, sign_completion(secret, unknown_body))
-    broken = await _post(service, "python", b"{", sign_completion(secret, b"{"))
+    unknown = await _post(edge, "python", unknown_body, sign_completion(secret, unknown_body))
+    broken = await _post(edge, "python", b"{", sign_completion(secret, b"{"))
     codes = [r.status_code for r in (unsigned, forged, wrong_system, unknown, broken)]
     assert codes == [401, 401, 404, 404, 400]
     assert all("error" in r.json() for r in (unsigned, forged, wrong_system, unknown, broken))
-    runtime = service.runtime
+    runtime = edge.runtime
     assert (
         await runtime.redis.xlen(
             OutcomeRecorder(runtime.redis, prefix=runtime.prefix).completions_key

@@ -1,8 +1,7 @@
-"""/migration/status and /metrics against the real service, Redis and Unleash."""
+"""/migration/status and /metrics against the real edge, Redis and Unleash."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from flags.admin_api import UnleashAdmin
@@ -10,38 +9,37 @@ from flags.model import Issue, System
 from service.health.monitor import monitor_for, read_health
 from service.outcomes.metrics import Rate, compare, read_metrics
 from service.routing.ownership import OwnershipStore
-from tests.conftest import RunningService, record_completion
+from tests.conftest import InProcessService, record_completion
 
 pytestmark = pytest.mark.integration
 
 
 async def test_status_shows_state_owners_health_and_comparison(
-    service: RunningService, flags_reset: UnleashAdmin
+    edge: InProcessService, flags_reset: UnleashAdmin
 ) -> None:
-    runtime = service.runtime
+    runtime = edge.runtime
     owners = OwnershipStore(runtime.redis, prefix=runtime.prefix)
     await owners.claim(Issue("acme/app", 1), System.PYTHON, reason="t")
     await owners.claim(Issue("acme/app", 2), System.TYPESCRIPT, reason="t")
     for number in range(1, 11):
         await record_completion(
-            service.runtime.redis,
-            service.runtime.prefix,
+            edge.runtime.redis,
+            edge.runtime.prefix,
             System.PYTHON,
             number,
             number <= 8,
             float(number),
         )
         await record_completion(
-            service.runtime.redis,
-            service.runtime.prefix,
+            edge.runtime.redis,
+            edge.runtime.prefix,
             System.TYPESCRIPT,
             100 + number,
             number <= 9,
             2.0,
         )
-    async with httpx.AsyncClient() as client:
-        status = (await client.get(f"{service.url}/migration/status")).json()
-        metrics = await client.get(f"{service.url}/metrics")
+    status = (await edge.client.get("/migration/status")).json()
+    metrics = await edge.client.get("/metrics")
     assert status["mode"] == "typescript_only" and status["rollout_percentage"] == 0
     assert status["kill_switch"] is False
     assert status["owners"] == {"typescript": 1, "python": 1}
@@ -69,9 +67,8 @@ async def test_status_shows_state_owners_health_and_comparison(
         assert line in metrics.text, line
 
 
-async def test_window_must_be_known(service: RunningService) -> None:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"{service.url}/migration/status?window=1y")
+async def test_window_must_be_known(edge: InProcessService) -> None:
+    response = await edge.client.get("/migration/status?window=1y")
     assert response.status_code == 400
 
 
@@ -89,18 +86,18 @@ def test_newcombe_difference_contains_the_estimate() -> None:
     assert compare(Rate(0, 0), Rate(1, 2)) == {"difference": None, "ci95": None}
 
 
-async def test_last_n_window_reads_the_newest_rows(service: RunningService) -> None:
+async def test_last_n_window_reads_the_newest_rows(edge: InProcessService) -> None:
     for number in range(1, 6):
         await record_completion(
-            service.runtime.redis, service.runtime.prefix, System.PYTHON, number, number > 3, 1.0
+            edge.runtime.redis, edge.runtime.prefix, System.PYTHON, number, number > 3, 1.0
         )
-    runtime = service.runtime
+    runtime = edge.runtime
     metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, last_n=2)
     assert metrics[System.PYTHON].success == Rate(2, 2)
 
 
-async def test_health_monitor_records_every_component(service: RunningService) -> None:
-    runtime = service.runtime
+async def test_health_monitor_records_every_component(edge: InProcessService) -> None:
+    runtime = edge.runtime
     monitor = monitor_for(runtime)
     await monitor.check()
     await monitor.check()
@@ -108,6 +105,5 @@ async def test_health_monitor_records_every_component(service: RunningService) -
     assert recorded["redis"]["healthy"] is True and recorded["redis"]["history"] >= 2
     assert recorded["unleash"]["healthy"] is True
     assert recorded["unleash"]["consecutive_failures"] == 0
-    async with httpx.AsyncClient() as client:
-        status = (await client.get(f"{service.url}/migration/status")).json()
+    status = (await edge.client.get("/migration/status")).json()
     assert status["health_history"]["redis"]["healthy"] is True

@@ -1,4 +1,4 @@
-"""POST /webhooks/github over real HTTP (uvicorn) into the real Redis stream."""
+"""POST /webhooks/github, in-process (httpx ASGITransport), into the real Redis stream."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from service.github.intake import MAX_BODY_BYTES
 from service.github.signature import sign
 from service.pipeline.stream import EventStream
 from service.web.webhooks import counts_key
-from tests.conftest import RunningService
+from tests.conftest import InProcessService, raw_asgi_post
 from tests.github.test_events import OCTOKIT
 
 pytestmark = pytest.mark.integration
@@ -34,32 +33,30 @@ BODY = json.dumps(ISSUE_OPENED).encode()
 
 
 def _headers(
-    service: RunningService, body: bytes, *, event: str = "issues", delivery: str | None = None
+    edge: InProcessService, body: bytes, *, event: str = "issues", delivery: str | None = None
 ) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(service.settings.require_webhook_secret(), body),
+        "X-Hub-Signature-256": sign(edge.settings.require_webhook_secret(), body),
     }
 
 
-async def _post(
-    http: httpx.AsyncClient, service: RunningService, body: Any, headers: dict[str, str]
-) -> httpx.Response:
-    return await http.post(f"{service.url}/webhooks/github", content=body, headers=headers)
+async def _post(edge: InProcessService, body: Any, headers: dict[str, str]) -> httpx.Response:
+    return await edge.client.post("/webhooks/github", content=body, headers=headers)
 
 
-def _stream(service: RunningService, redis_client: Redis) -> EventStream:
-    return EventStream(redis_client, prefix=service.settings.redis_prefix)
+def _stream(edge: InProcessService, redis_client: Redis) -> EventStream:
+    return EventStream(redis_client, prefix=edge.settings.redis_prefix)
 
 
-async def _stream_length(service: RunningService, redis_client: Redis) -> int:
-    return int(await redis_client.xlen(_stream(service, redis_client).key))
+async def _stream_length(edge: InProcessService, redis_client: Redis) -> int:
+    return int(await redis_client.xlen(_stream(edge, redis_client).key))
 
 
-async def _counts(service: RunningService, redis_client: Redis) -> dict[str, int]:
-    raw = await redis_client.hgetall(counts_key(service.settings.redis_prefix))
+async def _counts(edge: InProcessService, redis_client: Redis) -> dict[str, int]:
+    raw = await redis_client.hgetall(counts_key(edge.settings.redis_prefix))
     return {str(field): int(value) for field, value in raw.items()}
 
 
@@ -86,51 +83,51 @@ def _assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     ],
 )
 async def test_unsigned_or_wrongly_signed_delivery_is_401_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis, signature: str | None
+    edge: InProcessService, redis_client: Redis, signature: str | None
 ) -> None:
-    headers = _headers(service, BODY, delivery="d-unsigned")
+    headers = _headers(edge, BODY, delivery="d-unsigned")
     if signature is None:
         del headers["X-Hub-Signature-256"]
     elif signature == "other-body":
-        headers["X-Hub-Signature-256"] = sign(service.settings.require_webhook_secret(), b"{}")
+        headers["X-Hub-Signature-256"] = sign(edge.settings.require_webhook_secret(), b"{}")
     else:
         headers["X-Hub-Signature-256"] = signature
-    payload = _assert_error(await _post(http, service, BODY, headers), 401)
+    payload = _assert_error(await _post(edge, BODY, headers), 401)
     assert payload["delivery_id"] == "d-unsigned"
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"rejected:401": 1}
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"rejected:401": 1}
 
 
 # 400, 415, 413
 
 
 async def test_broken_json_is_400_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     body = b'{"action": "opened", '
-    payload = _assert_error(await _post(http, service, body, _headers(service, body)), 400)
+    payload = _assert_error(await _post(edge, body, _headers(edge, body)), 400)
     assert "not JSON" in payload["error"]
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"rejected:400": 1}
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"rejected:400": 1}
 
 
 async def test_routed_event_missing_a_field_is_400(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     body = json.dumps({**ISSUE_OPENED, "repository": {}}).encode()
-    payload = _assert_error(await _post(http, service, body, _headers(service, body)), 400)
+    payload = _assert_error(await _post(edge, body, _headers(edge, body)), 400)
     assert "repository.full_name" in payload["error"]
-    assert await _stream_length(service, redis_client) == 0
+    assert await _stream_length(edge, redis_client) == 0
 
 
 async def test_form_encoded_delivery_is_415_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     body = b"payload=%7B%7D"
-    headers = {**_headers(service, body), "Content-Type": "application/x-www-form-urlencoded"}
-    _assert_error(await _post(http, service, body, headers), 415)
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"rejected:415": 1}
+    headers = {**_headers(edge, body), "Content-Type": "application/x-www-form-urlencoded"}
+    _assert_error(await _post(edge, body, headers), 415)
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"rejected:415": 1}
 
 
 def _oversize_body() -> bytes:
@@ -142,16 +139,16 @@ def _oversize_body() -> bytes:
 
 
 async def test_signed_body_just_over_25_mb_is_413_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     body = _oversize_body()
-    _assert_error(await _post(http, service, body, _headers(service, body)), 413)
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"rejected:413": 1}
+    _assert_error(await _post(edge, body, _headers(edge, body)), 413)
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"rejected:413": 1}
 
 
 async def test_chunked_body_is_cut_off_once_it_passes_the_limit(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     """No Content-Length to go by: the handler stops reading at the limit."""
     body = _oversize_body()
@@ -161,76 +158,58 @@ async def test_chunked_body_is_cut_off_once_it_passes_the_limit(
         for start in range(0, len(body), step):
             yield body[start : start + step]
 
-    response = await _post(http, service, chunks(), _headers(service, body))
+    response = await _post(edge, chunks(), _headers(edge, body))
     assert response.request.headers["transfer-encoding"] == "chunked"
     _assert_error(response, 413)
-    assert await _stream_length(service, redis_client) == 0
+    assert await _stream_length(edge, redis_client) == 0
 
 
 async def test_content_length_over_the_limit_is_413_before_the_body_is_read(
-    service: RunningService, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
-    """The header lies (a few bytes follow); the answer comes without waiting for the rest."""
-    parts = urlsplit(service.url)
-    headers = {
-        **_headers(service, BODY),
-        "Host": parts.netloc,
-        "Content-Length": str(MAX_BODY_BYTES + 1),
-        "Connection": "close",
-    }
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        writer.write(b"POST /webhooks/github HTTP/1.1\r\n" + head.encode() + b"\r\n" + BODY)
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), timeout=5)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    status_line, _, rest = raw.partition(b"\r\n")
-    assert status_line.split()[1] == b"413", raw[:200]
-    payload = json.loads(rest.partition(b"\r\n\r\n")[2])
+    """The header promises more than the limit; the answer comes without asking for a byte."""
+    headers = {**_headers(edge, BODY), "Content-Length": str(MAX_BODY_BYTES + 1)}
+    status, payload, asked = await raw_asgi_post(edge.app, "/webhooks/github", headers)
+    assert (status, asked) == (413, 0)
     assert "Content-Length" in payload["error"]
-    assert await _stream_length(service, redis_client) == 0
+    assert await _stream_length(edge, redis_client) == 0
 
 
 # ping, ignored
 
 
-async def test_ping_is_200_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
-) -> None:
+async def test_ping_is_200_and_not_enqueued(edge: InProcessService, redis_client: Redis) -> None:
     body = json.dumps({"zen": "Speak like a human.", "hook_id": 1}).encode()
-    response = await _post(http, service, body, _headers(service, body, event="ping"))
+    response = await _post(edge, body, _headers(edge, body, event="ping"))
     assert response.status_code == 200
     assert response.json() == {"pong": True}
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"ping": 1}
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"ping": 1}
 
 
 async def test_star_is_202_ignored_counted_and_not_enqueued(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     body = json.dumps({"action": "created", "starred_at": "2024-05-01T12:00:00Z"}).encode()
     for _ in range(2):
-        response = await _post(http, service, body, _headers(service, body, event="star"))
+        response = await _post(edge, body, _headers(edge, body, event="star"))
         assert response.status_code == 202
         assert response.json() == {"ignored": True, "why": "event 'star' is not acted on"}
-    assert await _stream_length(service, redis_client) == 0
-    assert await _counts(service, redis_client) == {"ignored": 2}
+    assert await _stream_length(edge, redis_client) == 0
+    assert await _counts(edge, redis_client) == {"ignored": 2}
 
 
 # accepted
 
 
 async def test_routed_issue_is_202_and_persisted_as_sent(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
-    response = await _post(http, service, BODY, _headers(service, BODY, delivery="d-issue"))
+    response = await _post(edge, BODY, _headers(edge, BODY, delivery="d-issue"))
     assert response.status_code == 202
     answer = response.json()
     assert (answer["accepted"], answer["duplicate"]) == (True, False)
-    stream = _stream(service, redis_client)
+    stream = _stream(edge, redis_client)
     await stream.ensure_group()
     [entry] = await stream.read("test", block_ms=100)
     assert (entry.entry_id, entry.delivery_id, entry.event) == (
@@ -239,7 +218,7 @@ async def test_routed_issue_is_202_and_persisted_as_sent(
         "issues",
     )
     assert entry.body == BODY
-    assert await _counts(service, redis_client) == {"accepted": 1}
+    assert await _counts(edge, redis_client) == {"accepted": 1}
 
 
 def _is_routed(event: str, payload: dict[str, Any]) -> bool:
@@ -252,7 +231,7 @@ def _is_routed(event: str, payload: dict[str, Any]) -> bool:
 
 
 async def test_every_octokit_example_is_taken_and_routed_ones_are_enqueued_once(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
     sent: dict[str, tuple[str, str, bytes]] = {}  # delivery id -> (example id, event, body)
     for param in OCTOKIT:
@@ -267,9 +246,9 @@ async def test_every_octokit_example_is_taken_and_routed_ones_are_enqueued_once(
 
     async def deliver(delivery: str) -> tuple[str, httpx.Response]:
         _, event, body = sent[delivery]
-        headers = _headers(service, body, event=event, delivery=delivery)
+        headers = _headers(edge, body, event=event, delivery=delivery)
         async with at_once:
-            return delivery, await _post(http, service, body, headers)
+            return delivery, await _post(edge, body, headers)
 
     answers = dict(await asyncio.gather(*(deliver(delivery) for delivery in sent)))
     failed = {
@@ -283,7 +262,7 @@ async def test_every_octokit_example_is_taken_and_routed_ones_are_enqueued_once(
     assert routed, "the examples include routed events"
     claimed = {d for d, response in answers.items() if response.json().get("accepted")}
     assert claimed == routed
-    stream = _stream(service, redis_client)
+    stream = _stream(edge, redis_client)
     await stream.ensure_group()
     entries = await stream.read("test", count=10 * len(sent), block_ms=100)
     assert Counter(entry.delivery_id for entry in entries) == dict.fromkeys(routed, 1)
@@ -291,7 +270,7 @@ async def test_every_octokit_example_is_taken_and_routed_ones_are_enqueued_once(
         _, event, body = sent[entry.delivery_id]
         assert (entry.event, entry.body) == (event, body)
     pings = sum(1 for _, event, _ in sent.values() if event == "ping")
-    assert await _counts(service, redis_client) == {
+    assert await _counts(edge, redis_client) == {
         "accepted": len(routed),
         "ping": pings,
         "ignored": len(sent) - len(routed) - pings,
@@ -299,27 +278,27 @@ async def test_every_octokit_example_is_taken_and_routed_ones_are_enqueued_once(
 
 
 async def test_same_delivery_fifty_times_at_once_is_enqueued_once(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
-    headers = _headers(service, BODY, delivery="d-redelivered")
-    responses = await asyncio.gather(*(_post(http, service, BODY, headers) for _ in range(50)))
+    headers = _headers(edge, BODY, delivery="d-redelivered")
+    responses = await asyncio.gather(*(_post(edge, BODY, headers) for _ in range(50)))
     assert {response.status_code for response in responses} == {202}
     answers = [response.json() for response in responses]
     assert sum(answer["duplicate"] for answer in answers) == 49
     assert len({answer["entry"] for answer in answers}) == 1
-    assert await _stream_length(service, redis_client) == 1
-    assert await _counts(service, redis_client) == {"accepted": 1, "duplicate": 49}
+    assert await _stream_length(edge, redis_client) == 1
+    assert await _counts(edge, redis_client) == {"accepted": 1, "duplicate": 49}
 
 
 async def test_a_count_that_cannot_be_written_never_fails_the_delivery(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
-    counts = counts_key(service.settings.redis_prefix)
+    counts = counts_key(edge.settings.redis_prefix)
     await redis_client.set(counts, "not a hash")  # HINCRBY now fails with WRONGTYPE
-    response = await _post(http, service, BODY, _headers(service, BODY, delivery="d-uncounted"))
+    response = await _post(edge, BODY, _headers(edge, BODY, delivery="d-uncounted"))
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] is True
-    assert await _stream_length(service, redis_client) == 1
+    assert await _stream_length(edge, redis_client) == 1
     assert await redis_client.get(counts) == "not a hash"
 
 
@@ -327,12 +306,12 @@ async def test_a_count_that_cannot_be_written_never_fails_the_delivery(
 
 
 async def test_delivery_that_cannot_be_persisted_is_503_never_202(
-    service: RunningService, http: httpx.AsyncClient, redis_client: Redis
+    edge: InProcessService, redis_client: Redis
 ) -> None:
-    key = _stream(service, redis_client).key
+    key = _stream(edge, redis_client).key
     await redis_client.set(key, "not a stream")  # XADD now fails with WRONGTYPE
-    response = await _post(http, service, BODY, _headers(service, BODY, delivery="d-lost"))
+    response = await _post(edge, BODY, _headers(edge, BODY, delivery="d-lost"))
     payload = _assert_error(response, 503)
     assert payload["delivery_id"] == "d-lost"
     assert await redis_client.type(key) == "string"
-    assert await _counts(service, redis_client) == {"rejected:503": 1}
+    assert await _counts(edge, redis_client) == {"rejected:503": 1}
