@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 
 from flags.model import System
@@ -20,21 +19,25 @@ from flags.secret import Secret
 from service.agents import AgentSystem, PythonAgent, TypeScriptAgent
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.gated import GatedApp
+from service.agents.triggers.agent import TriggerAgent
+from service.agents.triggers.guard import TriggerGuard
 from service.cli.output import CommandError, emit, load_settings, positive_int
 from service.devtools.simulator import run_simulator
+from service.github.api.client import GitHubClient
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.dispatch import replay_dead_letter
 from service.pipeline.jobs import JobStore
 from service.pipeline.retry import RetryPolicy
 from service.pipeline.stream import DeadLetter, EventStream
 from service.pipeline.worker import Worker
-from service.runtime import open_runtime
+from service.runtime import Runtime, open_runtime
 from service.settings import Settings, SettingsError
 from service.system_kinds import AgentKind
 
 __all__ = ["register"]
 
 _ALL_DEAD_LETTERS = 100_000
+_TRIGGERED = (AgentKind.GITHUB_LABEL, AgentKind.GITHUB_ASSIGNEE)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _log = logging.getLogger("switchyard.worker")
 
@@ -53,13 +56,23 @@ def _agent_url(value: str | None, variable: str) -> str:
     return value
 
 
-def _agent(
-    settings: Settings, system: System, http: httpx.AsyncClient, timeout: float
-) -> AgentSystem:
+def _agent(settings: Settings, system: System, runtime: Runtime, timeout: float) -> AgentSystem:
     """The client of ``system``, by its kind (``SWITCHYARD_<SYSTEM>_KIND``)."""
-    config = settings.systems[system]
+    config, http = settings.systems[system], runtime.http
     if config.kind is AgentKind.GITHUB_APP and config.webhook_url is not None:
         return GatedApp(system=system, webhook_url=config.webhook_url, http=http)
+    if config.trigger is not None and config.kind in _TRIGGERED:
+        github = GitHubClient(
+            http=http, credentials=settings.github_credentials, base_url=settings.github_api_url
+        )
+        return TriggerAgent(
+            system=system,
+            kind=config.kind,
+            trigger=config.trigger,
+            github=github,
+            redis=runtime.redis,
+            prefix=runtime.prefix,
+        )
     if system is System.TYPESCRIPT:
         url = _agent_url(settings.typescript_url, "SWITCHYARD_TYPESCRIPT_URL")
         return TypeScriptAgent(base_url=url, http=http, timeout=timeout)
@@ -80,7 +93,12 @@ async def _worker(args: argparse.Namespace) -> int:
     try:
         async with open_runtime(settings, role="worker") as runtime:
             timeout = args.agent_timeout_seconds
-            agents = {system: _agent(settings, system, runtime.http, timeout) for system in System}
+            agents = {system: _agent(settings, system, runtime, timeout) for system in System}
+            policy = RetryPolicy(max_attempts=args.max_attempts)
+            triggered = {s: a for s, a in agents.items() if isinstance(a, TriggerAgent)}
+            guard = TriggerGuard(
+                agents=triggered, redis=runtime.redis, prefix=runtime.prefix, policy=policy
+            )
             worker = Worker(
                 redis=runtime.redis,
                 flags=runtime.flags,
@@ -88,12 +106,13 @@ async def _worker(args: argparse.Namespace) -> int:
                 prefix=runtime.prefix,
                 callback_base=settings.service_url,
                 consumer=consumer,
-                policy=RetryPolicy(max_attempts=args.max_attempts),
+                policy=policy,
                 claim_idle_ms=args.claim_idle_ms,
                 lock_ttl_seconds=args.lock_ttl_seconds,
                 quality=OutcomeRecorder(runtime.redis, prefix=runtime.prefix),
                 systems=settings.systems,
                 forwarder=WebhookForwarder(http=runtime.http, timeout=timeout),
+                triggers=guard if triggered else None,
             )
             await worker.run(stop)
     finally:

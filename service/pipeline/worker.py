@@ -35,14 +35,16 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from flags.model import Mode, System
+from flags.model import Issue, Mode, System
 from flags.source import FlagSource
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.gate import AppGate
 from service.agents.protocol import AgentSystem
+from service.agents.triggers.guard import TriggerGuard
 from service.errors import PayloadError
 from service.github.events import CheckCompleted, IssueEvent, PullRequestClosed, parse_event
 from service.pipeline.dispatch import Dispatcher, Fenced
+from service.pipeline.heartbeat import Heartbeat
 from service.pipeline.issue_lock import IssueLock, LockTimeout
 from service.pipeline.jobs import JobStore
 from service.pipeline.retry import RetryPolicy, backoff_delay
@@ -58,20 +60,6 @@ _log = logging.getLogger("switchyard.worker")
 _SWEEP_SECONDS, _SWEEP_BATCH = 1.0, 100  # python's issues swept while the kill switch is on
 # The pause after consecutive loop failures (Redis down): 0.1 s doubling up to 5 s, jittered.
 _LOOP_BACKOFF = RetryPolicy(max_attempts=1, base_seconds=0.1, cap_seconds=5.0)
-
-# KEYS: stream. ARGV: group, consumer, entry ids. Resets the idle time of the entries that
-# are still pending for this consumer (JUSTID: the delivery count stays); never steals one.
-_TOUCH = """
-local touched = 0
-for i = 3, #ARGV do
-  local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
-  if #mine > 0 then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-    touched = touched + 1
-  end
-end
-return touched
-"""
 
 
 class QualitySink(Protocol):
@@ -103,6 +91,7 @@ class Worker:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         systems: Mapping[System, SystemSettings] | None = None,
         forwarder: WebhookForwarder | None = None,
+        triggers: TriggerGuard | None = None,
     ) -> None:
         if claim_idle_ms <= 0 or batch <= 0 or block_ms <= 0:
             raise ValueError("claim_idle_ms, batch and block_ms must be positive")
@@ -127,6 +116,7 @@ class Worker:
             sleep=sleep,
         )
         self._quality = quality
+        self._triggers = triggers
         self._gate = None
         if systems is not None and forwarder is not None:  # GitHub Apps' own hooks
             self._gate = AppGate(
@@ -141,17 +131,22 @@ class Worker:
                 flags_router=IssueRouter(flags=flags, owners=self._owners),
                 policy=policy or RetryPolicy(),
                 lock_wait_seconds=lock_ttl_seconds,
-                cancel_python=lambda issue: self._dispatcher.cancel_in_flight(issue),
+                cancel_python=self._python_handed_back,
                 sleep=sleep,
             )
         self._batch = batch
         self._block_ms = block_ms
-        self._touch = redis.register_script(_TOUCH)
-        self._held: set[str] = set()
+        self._beat = Heartbeat(
+            redis,
+            stream=self.stream.key,
+            group=GROUP,
+            consumer=consumer,
+            claim_idle_ms=claim_idle_ms,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the entry in hand is finished first."""
-        heartbeat = asyncio.create_task(self._heartbeat(), name=f"heartbeat {self.consumer}")
+        heartbeat = asyncio.create_task(self._beat.run(), name=f"heartbeat {self.consumer}")
         _log.info("worker %s consuming %s", self.consumer, self.stream.key)
         failures, ready = 0, False
         try:
@@ -190,16 +185,16 @@ class Worker:
             entries = await self.stream.read(
                 self.consumer, count=self._batch, block_ms=self._block_ms
             )
-        self._held.update(entry.entry_id for entry in entries)
+        self._beat.held.update(entry.entry_id for entry in entries)
         try:
             for entry in entries:
                 if stop.is_set():
                     break  # the rest stays pending and is claimed by another worker
                 if await self.handle(entry):
                     await self.stream.ack(entry.entry_id)
-                self._held.discard(entry.entry_id)
+                self._beat.held.discard(entry.entry_id)
         finally:
-            self._held.difference_update(entry.entry_id for entry in entries)
+            self._beat.held.difference_update(entry.entry_id for entry in entries)
 
     async def handle(self, entry: StreamEntry) -> bool:
         """Handle one entry; true if it may be acknowledged. Redis errors propagate."""
@@ -243,6 +238,10 @@ class Worker:
                     await self._dispatcher.cancel_in_flight(issue, system=System.PYTHON)
                 if decision.hand_back and self._gate is not None:
                     await self._gate.handed_back(issue, to=decision.acting, fence=fence)
+                if self._triggers is not None:
+                    if decision.hand_back:
+                        await self._triggers.handed_back(issue, old=System.PYTHON)
+                    await self._triggers.routed(event, owner=decision.acting)
                 await self._dispatcher.acting(
                     entry, event, decision.acting, owner=owner, fence=fence
                 )
@@ -273,6 +272,8 @@ class Worker:
                     moved = await self._owners.hand_back(
                         issue, expected=System.PYTHON, to=System.TYPESCRIPT, reason=decision.reason
                     )
+                    if moved is not None and self._triggers is not None:
+                        await self._triggers.handed_back(issue, old=System.PYTHON)
                     if moved is not None and self._gate is not None:
                         await self._gate.handed_back(
                             issue,
@@ -283,18 +284,12 @@ class Worker:
             except LockTimeout:
                 continue  # an event of the issue is in hand; its worker hands the issue back
 
+    async def _python_handed_back(self, issue: Issue) -> None:
+        """The gate handed ``issue`` back: python's jobs and trigger go."""
+        await self._dispatcher.cancel_in_flight(issue, system=System.PYTHON)
+        if self._triggers is not None:
+            await self._triggers.handed_back(issue, old=System.PYTHON)
+
     async def _bury(self, entry: StreamEntry, error: str) -> None:
         dead_id = await self.stream.bury(entry, system="-", error=error, attempts=0)
         _log.error("dead letter %s: delivery %s: %s", dead_id, entry.delivery_id, error)
-
-    async def _heartbeat(self) -> None:
-        interval = self._claim_idle_ms / 3000
-        while True:
-            await asyncio.sleep(interval)
-            held = sorted(self._held)
-            if not held:
-                continue
-            try:
-                await self._touch(keys=[self.stream.key], args=[GROUP, self.consumer, *held])
-            except RedisError as error:
-                _log.warning("worker %s: heartbeat: %s", self.consumer, error)

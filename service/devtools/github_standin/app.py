@@ -3,14 +3,14 @@
 Each concern is its own module and route list: App authentication (:mod:`.auth`), rate limits
 (:mod:`.ratelimit`, applied by :mod:`.guard`), hook deliveries (:mod:`.deliveries`,
 :mod:`.deliveries_api`) and the test controls (:mod:`.control`). Issues, labels, assignees and
-comments go in modules of their own beside them, added to :func:`create_app`'s route list.
+comments are :mod:`.issues`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from starlette.applications import Starlette
@@ -22,6 +22,7 @@ from service.devtools.github_standin.control import control_routes
 from service.devtools.github_standin.deliveries import DeliveryStore
 from service.devtools.github_standin.deliveries_api import delivery_routes
 from service.devtools.github_standin.guard import guarded
+from service.devtools.github_standin.issues import IssueStore, issue_routes
 from service.devtools.github_standin.ratelimit import LimitSettings, StandinLimits
 
 __all__ = ["Standin", "create_app"]
@@ -34,6 +35,7 @@ class Standin:
     auth: StandinAuth
     limits: StandinLimits
     deliveries: DeliveryStore
+    issues: IssueStore = field(default_factory=IssueStore)
 
     @classmethod
     def build(
@@ -69,6 +71,7 @@ def create_app(standin: Standin) -> Starlette:
             methods=["POST"],
         ),
         *delivery_routes(standin.deliveries, auth, limits),
+        *issue_routes(standin.issues, auth, limits),
         *control_routes(standin.deliveries, limits),
     ]
     app = Starlette(routes=routes)

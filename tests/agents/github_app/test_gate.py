@@ -4,7 +4,6 @@ flags come from the real Unleash, the worker forwards to App endpoints served by
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -25,8 +24,7 @@ from service.github.signature import sign
 from service.pipeline.stream import EventStream
 from service.pipeline.worker import Worker
 from service.routing.ownership import OwnershipStore
-from service.runtime import Runtime, open_runtime
-from service.settings import Settings
+from service.runtime import Runtime
 from service.system_kinds import AgentKind, SystemSettings
 from tests.agents.github_app.octokit import octokit_verify
 from tests.devtools.test_simulator import serve
@@ -66,14 +64,6 @@ class Apps:
 
     async def control(self, name: str, **changes: Any) -> None:
         (await self.http.post(f"{self.urls[name]}/_control", json=changes)).raise_for_status()
-
-
-@pytest.fixture
-async def runtime(
-    settings: Settings, prefix: str, flags_reset: UnleashAdmin
-) -> AsyncIterator[Runtime]:
-    async with open_runtime(dataclasses.replace(settings, redis_prefix=prefix), role="test") as rt:
-        yield rt
 
 
 @pytest.fixture
