@@ -1,8 +1,9 @@
 """Trends over time: completions and success rate per time bucket, per system.
 
-Computed from the completions stream (acting jobs only, like the success rate of
-:mod:`service.outcomes.metrics`). A window is cut into equal buckets whose edges are aligned to the
-bucket size, so the buckets stay put between two refreshes of the dashboard:
+Acting jobs only, like the success rate of :mod:`service.outcomes.metrics`. A window is cut into
+equal buckets whose edges are aligned to the bucket size, so the buckets stay put between two
+refreshes of the dashboard, and each is a sum of the read model's buckets (minutes, hours or
+days: :mod:`service.outcomes.read_model`), so a 30-day chart costs what a 1-hour chart costs:
 
 ========  ===========  ==========
 window    buckets      each
@@ -10,9 +11,11 @@ window    buckets      each
 ``1h``    12           5 minutes
 ``1d``    24           1 hour
 ``7d``    28           6 hours
+``30d``   30           1 day
 ========  ===========  ==========
 
-:func:`bucket_completions` is pure; :func:`read_trends` reads the stream and calls it.
+:func:`bucket_completions` (pure) counts stream rows the same way; the tests use it as the
+reference the bucket sums of :func:`read_trends` must equal.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from flags.model import System
-from service.outcomes.metrics import WINDOWS, read_rows
+from service.outcomes.metrics import WINDOWS
+from service.outcomes.read_model import ReadModel
 
 __all__ = ["BUCKETS", "Bucket", "Trends", "bucket_completions", "read_trends"]
 
-BUCKETS: dict[str, int] = {"1h": 12, "1d": 24, "7d": 28}
+BUCKETS: dict[str, int] = {"1h": 12, "1d": 24, "7d": 28, "30d": 30}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +63,18 @@ class Trends:
         return all(bucket.trials == 0 for buckets in self.series.values() for bucket in buckets)
 
 
-def bucket_completions(rows: Iterable[Mapping[str, str]], *, window: str, now: float) -> Trends:
-    """Acting completions of ``rows`` counted into the window's buckets, per system."""
+def _edges(window: str, now: float) -> tuple[float, float, int]:
+    """The first bucket's start, the bucket size and the count of ``window``."""
     span, count = WINDOWS[window], BUCKETS[window]
     size = span / count
-    end = math.ceil(now / size) * size  # the bucket holding ``now`` is the last one
-    start = end - span
+    end = (math.floor(now / size) + 1) * size  # the bucket holding ``now`` is the last one
+    return end - span, size, count
+
+
+def bucket_completions(rows: Iterable[Mapping[str, str]], *, window: str, now: float) -> Trends:
+    """Acting completions of ``rows`` counted into the window's buckets, per system."""
+    start, size, count = _edges(window, now)
+    end = start + size * count
     tallies = {system: [[0, 0] for _ in range(count)] for system in System}
     for row in rows:
         if row.get("dry_run") != "0" or row.get("system") not in tallies:
@@ -88,7 +98,20 @@ def bucket_completions(rows: Iterable[Mapping[str, str]], *, window: str, now: f
 async def read_trends(
     redis: Redis, *, prefix: str, window: str = "1d", now: float | None = None
 ) -> Trends:
-    """The trends of ``window`` (a key of :data:`BUCKETS`) from ``<prefix>:completions``."""
+    """The trends of ``window`` (a key of :data:`BUCKETS`), summed from the read model."""
     moment = time.time() if now is None else now
-    rows = await read_rows(redis, f"{prefix}:completions", since=moment - WINDOWS[window])
-    return bucket_completions(rows, window=window, now=moment)
+    start, size, count = _edges(window, moment)
+    sums = await ReadModel(redis, prefix=prefix, clock=lambda: moment).series(start, size, count)
+    series = {
+        system: [
+            Bucket(
+                start + i * size,
+                start + (i + 1) * size,
+                counts.get(f"{system.value}:acting:ok", 0),
+                counts.get(f"{system.value}:acting:n", 0),
+            )
+            for i, counts in enumerate(sums)
+        ]
+        for system in System
+    }
+    return Trends(window=window, bucket_seconds=size, series=series)

@@ -25,7 +25,7 @@ from service.dashboard.trends import Trends
 __all__ = ["SECURITY_HEADERS", "STATIC_DIR", "TEMPLATES", "WINDOWS", "view_model"]
 
 STATIC_DIR = Path(__file__).parent / "static"
-WINDOWS = ("1h", "1d", "7d")
+WINDOWS = ("1h", "1d", "7d", "30d")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -126,7 +126,7 @@ def _comparison(comparison: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _labels(trends: Trends) -> list[str]:
-    fmt = "%a %H:%M" if trends.window == "7d" else "%H:%M"
+    fmt = {"7d": "%a %H:%M", "30d": "%b %d"}.get(trends.window, "%H:%M")
     return [datetime.fromtimestamp(start, UTC).strftime(fmt) for start in trends.starts]
 
 

@@ -1,10 +1,13 @@
-"""Per-system metrics over sliding windows, read from the outcome streams in Redis.
+"""Per-system metrics over sliding windows, read from the read model in Redis.
 
-Windows: the last hour, day and week (stream ids are millisecond timestamps, so a window is one
-``XRANGE``), and the last N completions. For each system:
+Windows: the last hour, day, week and 30 days, or everything since a moment (the watchdog's
+evidence epoch), each a sum of pre-aggregated buckets (:mod:`service.outcomes.read_model`), so a
+read costs the same at ten or a million completions; and the last N completions (one bounded
+``XREVRANGE``). For each system:
 
 * success rate: acting (not dry-run) completions that succeeded;
-* duration: p50 and p95 of acting completions, seconds;
+* duration: p50 and p95 of acting completions, seconds (over buckets: from the summed duration
+  histogram, within a bin's width, about 9 %, of the exact quantile);
 * PR acceptance: pull requests merged / closed, attributed to the system owning the issue;
 * build success: check suites that passed (one conclusion per CI app per pushed commit; check
   runs are single jobs and workflow runs repeat the Actions check suite, so counting them too
@@ -27,6 +30,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.outcomes.buckets import BUILD_KIND, Counts, histogram_of, quantile
+from service.outcomes.read_model import ReadModel
 from service.outcomes.stats import wilson_interval
 
 __all__ = [
@@ -36,14 +41,17 @@ __all__ = [
     "SystemMetrics",
     "compare",
     "comparison_table",
+    "metrics_from_counts",
     "read_metrics",
     "read_rows",
 ]
 
-BUILD_KIND = "ci:check_suite"
-"""The quality rows that count as builds; other CI kinds are recorded but not counted."""
-
-WINDOWS: dict[str, float] = {"1h": 3600.0, "1d": 86400.0, "7d": 7 * 86400.0}
+WINDOWS: dict[str, float] = {
+    "1h": 3600.0,
+    "1d": 86400.0,
+    "7d": 7 * 86400.0,
+    "30d": 30 * 86400.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +137,53 @@ async def read_rows(
     return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw]
 
 
+def metrics_from_counts(counts: Counts, *, label: str) -> dict[System, SystemMetrics]:
+    """Both systems' metrics from summed bucket counters."""
+    result = {}
+
+    def rate(system: System, good: str, total: str, roles: tuple[str, ...] = ("acting",)) -> Rate:
+        own = [f"{system.value}:{role}:" for role in roles]
+        return Rate(
+            sum(counts.get(head + good, 0) for head in own),
+            sum(counts.get(head + total, 0) for head in own),
+        )
+
+    for system in System:
+        histogram = histogram_of(counts, system, "acting")
+        result[system] = SystemMetrics(
+            system=system,
+            window=label,
+            success=rate(system, "ok", "n"),
+            pr_acceptance=rate(system, "merged", "pr"),
+            build_success=rate(system, "green", "build"),
+            shadow_mismatch=rate(system, "miss", "cmp", ("acting", "shadow")),
+            duration_p50=quantile(histogram, 0.50),
+            duration_p95=quantile(histogram, 0.95),
+            durations_n=sum(histogram.values()),
+        )
+    return result
+
+
 async def read_metrics(
-    redis: Redis, *, prefix: str, window: str = "1d", last_n: int | None = None
+    redis: Redis,
+    *,
+    prefix: str,
+    window: str = "1d",
+    last_n: int | None = None,
+    since: float | None = None,
+    now: float | None = None,
 ) -> dict[System, SystemMetrics]:
-    """Both systems' metrics over ``window`` (a key of :data:`WINDOWS`) or the last N rows."""
-    since = None if last_n is not None else time.time() - WINDOWS[window]
-    label = f"last {last_n}" if last_n is not None else window
-    completions = await read_rows(redis, f"{prefix}:completions", since=since, last_n=last_n)
-    quality = await read_rows(redis, f"{prefix}:quality", since=since, last_n=last_n)
-    comparisons = await read_rows(redis, f"{prefix}:comparisons", since=since, last_n=last_n)
+    """Both systems' metrics over ``window`` (a key of :data:`WINDOWS`), everything ``since``
+    a moment (label ``since``), or the last N rows of each stream (a bounded scan)."""
+    if last_n is None:
+        moment = time.time() if now is None else now
+        start = since if since is not None else moment - WINDOWS[window]
+        counts = await ReadModel(redis, prefix=prefix).window(start, now=moment)
+        return metrics_from_counts(counts, label="since" if since is not None else window)
+    label = f"last {last_n}"
+    completions = await read_rows(redis, f"{prefix}:completions", last_n=last_n)
+    quality = await read_rows(redis, f"{prefix}:quality", last_n=last_n)
+    comparisons = await read_rows(redis, f"{prefix}:comparisons", last_n=last_n)
     result = {}
     for system in System:
         acting = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
@@ -23,6 +24,15 @@ from redis.typing import EncodableT, FieldT
 from flags.model import Issue
 from service.agents.completion import Completion
 from service.github.events import CheckCompleted, PullRequestClosed
+from service.outcomes.buckets import (
+    ADD_TO_BUCKETS_LUA,
+    BucketSpec,
+    bucket_spec,
+    comparison_fields,
+    completion_fields,
+    quality_fields,
+    rebuild_set_key,
+)
 from service.outcomes.histogram import DurationHistogram, bucket_field
 from service.pipeline.jobs import Job
 from service.routing.ownership import OwnershipStore
@@ -33,21 +43,45 @@ _MAXLEN = 200_000
 _PAIR_TTL = 7 * 24 * 3600
 _SEEN_TTL = 30 * 24 * 3600
 
-# KEYS: seen-mark, stream, histogram hash. ARGV: mark ttl, stream maxlen, histogram bucket field,
-# seconds, success (1/0), then field, value, ... of the entry. 1 if recorded now, 0 for a repeat.
-_RECORD_ONCE = """
+# KEYS: seen-mark, stream, histogram hash, rebuild set, read-model buckets. ARGV: mark ttl, stream
+# maxlen, histogram bucket field, seconds, success (1/0), bucket spec, then field, value, ... of
+# the entry. 1 if recorded now, 0 for a repeat.
+_RECORD_ONCE = (
+    ADD_TO_BUCKETS_LUA
+    + """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return 0
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 6))
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 7))
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HINCRBY', KEYS[3], 'count', 1)
 redis.call('HINCRBYFLOAT', KEYS[3], 'sum', ARGV[4])
 if ARGV[5] == '1' then
   redis.call('HINCRBY', KEYS[3], 'succeeded', 1)
 end
+add_to_buckets(5, ARGV[6])
 return 1
 """
+)
+
+# KEYS: seen-mark (quality: the delivery; comparison: the pair hash), stream, rebuild set,
+# buckets. ARGV: mark ttl (0: the mark is the pair's 'compared' field), stream maxlen, bucket
+# spec, then the entry. 1 if recorded now, 0 for a repeat.
+_APPEND_ONCE = (
+    ADD_TO_BUCKETS_LUA
+    + """
+if ARGV[1] == '0' then
+  if redis.call('HSETNX', KEYS[1], 'compared', '1') == 0 then
+    return 0
+  end
+elseif not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+add_to_buckets(4, ARGV[3])
+return 1
+"""
+)
 
 
 def stream_fields(values: dict[str, str]) -> dict[FieldT, EncodableT]:
@@ -59,15 +93,22 @@ def stream_fields(values: dict[str, str]) -> dict[FieldT, EncodableT]:
 class OutcomeRecorder:
     """Records completions and pairs them; implements the worker's quality sink."""
 
-    def __init__(self, redis: Redis, *, prefix: str) -> None:
+    def __init__(
+        self, redis: Redis, *, prefix: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._clock = clock  # stamps entries and picks their buckets; injectable for history
         self._owners = OwnershipStore(redis, prefix=prefix)
         self._histogram = DurationHistogram(redis, prefix=prefix)
         self.completions_key = f"{prefix}:completions"
         self.comparisons_key = f"{prefix}:comparisons"
         self.quality_key = f"{prefix}:quality"
         self._record_once = redis.register_script(_RECORD_ONCE)
+        self._append_once = redis.register_script(_APPEND_ONCE)
+
+    def _spec(self, at: str, fields: dict[str, int]) -> BucketSpec:
+        return bucket_spec(self._prefix, float(at), fields, now=self._clock())
 
     def _pr_key(self, repository: str, pr_number: int) -> str:
         return f"{self._prefix}:pr:{repository}#{pr_number}"
@@ -83,22 +124,13 @@ class OutcomeRecorder:
             "dry_run": "1" if completion.dry_run else "0",
             "pr_number": str(completion.pr_number or ""),
             "output_digest": completion.output_digest or "",
-            "at": f"{time.time():.6f}",
+            "at": f"{self._clock():.6f}",
         }
 
     async def completion(self, job: Job, completion: Completion) -> dict[str, str] | None:
         """Record a job's completion; returns the comparison record if this one closed a pair."""
-        entry = self._entry(job, completion)
-        await self._redis.xadd(
-            self.completions_key, stream_fields(entry), maxlen=_MAXLEN, approximate=True
-        )
-        await self._histogram.observe(
-            job.system,
-            seconds=completion.duration_seconds,
-            success=completion.success,
-            dry_run=completion.dry_run,
-        )
-        return await self._link_and_pair(job, completion, entry)
+        _, comparison = await self.completion_once(job, completion)
+        return comparison
 
     async def completion_once(
         self, job: Job, completion: Completion
@@ -110,11 +142,22 @@ class OutcomeRecorder:
         entry = self._entry(job, completion)
         fields = [part for item in entry.items() for part in item]
         seconds = max(completion.duration_seconds, 0.0)
+        spec = self._spec(
+            entry["at"],
+            completion_fields(
+                job.system.value,
+                dry_run=completion.dry_run,
+                success=completion.success,
+                seconds=seconds,
+            ),
+        )
         first = await self._record_once(
             keys=[
                 f"{self._prefix}:completion-seen:{job.job_id}",
                 self.completions_key,
                 self._histogram.key(job.system, dry_run=completion.dry_run),
+                rebuild_set_key(self._prefix),
+                *spec.keys,
             ],
             args=[
                 _SEEN_TTL,
@@ -122,6 +165,7 @@ class OutcomeRecorder:
                 bucket_field(seconds),
                 repr(seconds),
                 "1" if completion.success else "0",
+                spec.argument,
                 *fields,
             ],
         )
@@ -148,8 +192,6 @@ class OutcomeRecorder:
             _, _, both = await pipe.execute()
         if "control" not in both or "candidate" not in both:
             return None
-        if not await self._redis.hsetnx(key, "compared", "1"):
-            return None  # a duplicate callback: the comparison exists already
         control, candidate = json.loads(both["control"]), json.loads(both["candidate"])
         matched = (
             control["success"] == candidate["success"]
@@ -165,12 +207,26 @@ class OutcomeRecorder:
             "candidate_success": candidate["success"],
             "control_duration_seconds": control["duration_seconds"],
             "candidate_duration_seconds": candidate["duration_seconds"],
-            "at": f"{time.time():.6f}",
+            "at": f"{self._clock():.6f}",
         }
-        await self._redis.xadd(
-            self.comparisons_key, stream_fields(record), maxlen=_MAXLEN, approximate=True
+        fields = comparison_fields(
+            record["control_system"], record["candidate_system"], matched=matched
         )
+        if not await self._append(key, 0, self.comparisons_key, record, fields):
+            return None  # a duplicate callback: the comparison exists already
         return record
+
+    async def _append(
+        self, mark: str, ttl: int, stream: str, entry: dict[str, str], fields: dict[str, int]
+    ) -> bool:
+        """Append ``entry`` and add ``fields`` to its buckets, once per ``mark``."""
+        spec = self._spec(entry["at"], fields)
+        flat = [part for item in entry.items() for part in item]
+        first = await self._append_once(
+            keys=[mark, stream, rebuild_set_key(self._prefix), *spec.keys],
+            args=[ttl, _MAXLEN, spec.argument, *flat],
+        )
+        return bool(first)
 
     async def _issue_for_pr(
         self, repository: str, pr_numbers: tuple[int, ...], linked: tuple[int, ...]
@@ -196,28 +252,22 @@ class OutcomeRecorder:
         delivery_id: str,
     ) -> bool:
         seen = f"{self._prefix}:quality-seen:{delivery_id}"
-        if not await self._redis.set(seen, "1", nx=True, ex=_PAIR_TTL):
-            return False  # a redelivered event: counted once
         if found is None:
-            await self._redis.hincrby(f"{self._prefix}:quality:unattributed", kind, 1)
+            if await self._redis.set(seen, "1", nx=True, ex=_PAIR_TTL):
+                await self._redis.hincrby(f"{self._prefix}:quality:unattributed", kind, 1)
             return False
         issue, system = found
-        await self._redis.xadd(
-            self.quality_key,
-            stream_fields(
-                {
-                    "kind": kind,
-                    "system": system,
-                    "issue": str(issue),
-                    "success": "1" if success else "0",
-                    "delivery_id": delivery_id,
-                    "at": f"{time.time():.6f}",
-                }
-            ),
-            maxlen=_MAXLEN,
-            approximate=True,
-        )
-        return True
+        entry = {
+            "kind": kind,
+            "system": system,
+            "issue": str(issue),
+            "success": "1" if success else "0",
+            "delivery_id": delivery_id,
+            "at": f"{self._clock():.6f}",
+        }
+        fields = quality_fields(system, kind=kind, success=success)
+        # A redelivered event finds its mark and is counted once.
+        return await self._append(seen, _PAIR_TTL, self.quality_key, entry, fields)
 
     async def pull_request_closed(self, event: PullRequestClosed) -> None:
         found = await self._issue_for_pr(event.repository, (event.pr_number,), event.linked_issues)

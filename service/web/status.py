@@ -29,7 +29,7 @@ from service.health.monitor import monitor_for, read_health
 from service.migration.audit import AuditTrail
 from service.migration.control import NotProvisioned, read_state
 from service.outcomes.histogram import DurationHistogram, HistogramCounts
-from service.outcomes.metrics import comparison_table, read_metrics
+from service.outcomes.metrics import WINDOWS, comparison_table, read_metrics
 from service.outcomes.recent import read_recent
 from service.pipeline.stream import EventStream
 from service.routing.ownership import OwnershipStore
@@ -101,8 +101,8 @@ async def _collect(
 async def migration_status(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     window = request.query_params.get("window", "1d")
-    if window not in ("1h", "1d", "7d"):
-        return JSONResponse({"error": "window must be 1h, 1d or 7d"}, status_code=400)
+    if window not in WINDOWS:
+        return JSONResponse({"error": "window must be 1h, 1d, 7d or 30d"}, status_code=400)
     return JSONResponse(await collect_status(runtime, window=window))
 
 

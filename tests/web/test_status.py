@@ -48,7 +48,8 @@ async def test_status_shows_state_owners_health_and_comparison(
     python = status["comparison"]["python"]["success_rate"]
     assert (python["n"], python["successes"]) == (10, 8)
     assert python["ci95"][0] < 0.8 < python["ci95"][1]
-    assert status["comparison"]["python"]["duration_seconds"]["p50"] == pytest.approx(5.5)
+    # From the read model's duration histogram: within a bin's width (~9 %) of the exact 5.5.
+    assert status["comparison"]["python"]["duration_seconds"]["p50"] == pytest.approx(5.5, rel=0.1)
     assert status["comparison"]["difference"]["success"]["difference"] == pytest.approx(-0.1)
     assert metrics.status_code == 200
     assert 'switchyard_rate{metric="success_rate",system="python"} 0.8' in metrics.text

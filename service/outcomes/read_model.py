@@ -1,0 +1,188 @@
+"""Reading the read model (:mod:`service.outcomes.buckets`): windows and series as bucket sums.
+
+:class:`ReadModel` answers ``window(since)`` (the summed counters of everything recorded since
+then) and ``series(start, step, count)`` (one sum per equal step, for trend charts). Both cost a
+bounded number of hashes whatever the history holds.
+
+A bucket that cannot be read (a field that is not an integer) or that the recording script found
+corrupt (listed in ``{prefix}:rm:rebuild``) is rebuilt from the outcome streams before it is
+summed, and logged once per key. The rebuild reads the stream entries whose ids fall within five
+minutes of the bucket (the recorder's clock is the Redis server's, to within that) and counts
+those whose ``at`` lies in the bucket; rows already trimmed from a stream (``MAXLEN`` 200,000)
+cannot come back, which the log line says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from service.outcomes.buckets import (
+    RESOLUTIONS,
+    Counts,
+    comparison_fields,
+    completion_fields,
+    quality_fields,
+    rebuild_set_key,
+    window_keys,
+)
+
+__all__ = ["ReadModel", "rebuild_counts"]
+
+_log = logging.getLogger("switchyard.read_model")
+_SLACK_MS = 300_000
+
+# KEYS: bucket hashes, in groups. ARGV: the group sizes. One sum per group: field, sum, ...; a
+# field that is not an integer makes it return {'corrupt', key}.
+_SUM_GROUPS = """
+local out = {}
+local index = 1
+for g = 1, #ARGV do
+  local sums = {}
+  for _ = 1, tonumber(ARGV[g]) do
+    local key = KEYS[index]
+    index = index + 1
+    local flat = redis.call('HGETALL', key)
+    for i = 1, #flat, 2 do
+      local value = tonumber(flat[i + 1])
+      if value == nil or value ~= math.floor(value) then
+        return {'corrupt', key}
+      end
+      sums[flat[i]] = (sums[flat[i]] or 0) + value
+    end
+  end
+  local group = {}
+  for field, value in pairs(sums) do
+    group[#group + 1] = field
+    group[#group + 1] = string.format('%d', value)
+  end
+  out[#out + 1] = group
+end
+return out
+"""
+
+
+def rebuild_counts(
+    start: float,
+    end: float,
+    *,
+    completions: list[dict[str, str]],
+    quality: list[dict[str, str]],
+    comparisons: list[dict[str, str]],
+) -> Counts:
+    """The counters of the rows whose ``at`` lies in ``[start, end)``: what the recording
+    script would have added to a bucket spanning it (also the full scan the tests compare)."""
+    counts: Counts = {}
+
+    def add(fields: dict[str, int]) -> None:
+        for field, amount in fields.items():
+            counts[field] = counts.get(field, 0) + amount
+
+    def inside(row: dict[str, str]) -> bool:
+        return start <= float(row.get("at") or 0) < end
+
+    for row in filter(inside, completions):
+        add(
+            completion_fields(
+                row["system"],
+                dry_run=row["dry_run"] == "1",
+                success=row["success"] == "1",
+                seconds=max(float(row["duration_seconds"]), 0.0),
+            )
+        )
+    for row in filter(inside, quality):
+        add(quality_fields(row["system"], kind=row["kind"], success=row["success"] == "1"))
+    for row in filter(inside, comparisons):
+        add(
+            comparison_fields(
+                row["control_system"], row["candidate_system"], matched=row["match"] == "1"
+            )
+        )
+    return counts
+
+
+class ReadModel:
+    def __init__(
+        self, redis: Redis, *, prefix: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._clock = clock
+        self._sum = redis.register_script(_SUM_GROUPS)
+        self._logged: set[str] = set()
+
+    async def window(self, since: float, *, now: float | None = None) -> Counts:
+        """Everything recorded from ``since`` (rounded down, see buckets) up to now."""
+        moment = self._clock() if now is None else now
+        return (await self._sums([window_keys(self._prefix, since, moment)]))[0]
+
+    async def series(self, start: float, step: float, count: int) -> list[Counts]:
+        """One sum per ``[start + i step, start + (i + 1) step)``; ``start`` and ``step`` must be
+        whole minutes, hours or days as the age allows (trend charts align them so)."""
+        now = self._clock()
+        groups = [
+            window_keys(self._prefix, start + i * step, now, end=start + (i + 1) * step)
+            for i in range(count)
+        ]
+        return await self._sums(groups)
+
+    async def _sums(self, groups: list[list[str]]) -> list[Counts]:
+        await self._rebuild_listed()
+        for _ in range(3):
+            flat = [key for group in groups for key in group]
+            if not flat:
+                return [{} for _ in groups]
+            result = await self._sum(keys=flat, args=[len(group) for group in groups])
+            if len(result) == 2 and result[0] == "corrupt":
+                await self.rebuild(str(result[1]))
+                continue
+            return [{str(g[i]): int(g[i + 1]) for i in range(0, len(g), 2)} for g in result]
+        raise RuntimeError("buckets keep turning up corrupt")  # pragma: no cover
+
+    async def _rebuild_listed(self) -> None:
+        listed = await self._redis.smembers(rebuild_set_key(self._prefix))
+        for key in listed:
+            await self.rebuild(str(key))
+
+    async def rebuild(self, key: str) -> Counts:
+        """Recount one bucket from the streams and replace it."""
+        name, start_text = key.rsplit(":", 2)[1:]
+        resolution = next(r for r in RESOLUTIONS if r.name == name)
+        start = int(start_text)
+        end = start + resolution.seconds
+        low, high = f"{start * 1000 - _SLACK_MS}", f"{end * 1000 + _SLACK_MS}"
+        rows = {}
+        for stream in ("completions", "quality", "comparisons"):
+            raw = await self._redis.xrange(f"{self._prefix}:{stream}", min=low, max=high) or []
+            rows[stream] = [
+                {str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw
+            ]
+        counts = rebuild_counts(
+            start,
+            end,
+            completions=rows["completions"],
+            quality=rows["quality"],
+            comparisons=rows["comparisons"],
+        )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if counts:
+                pipe.hset(key, mapping={field: n for field, n in counts.items()})
+                if resolution.retention is not None:
+                    pipe.expireat(key, end + resolution.retention)
+            pipe.srem(rebuild_set_key(self._prefix), key)
+            await pipe.execute()
+        if key not in self._logged:
+            self._logged.add(key)
+            _log.warning(
+                "read-model bucket %s was corrupt: rebuilt from the streams (%d completions, "
+                "%d quality rows, %d comparisons; rows trimmed from a stream are not recounted)",
+                key,
+                len(rows["completions"]),
+                len(rows["quality"]),
+                len(rows["comparisons"]),
+            )
+        return counts
