@@ -148,7 +148,7 @@ class OutcomeRecorder:
                 job.system.value,
                 dry_run=completion.dry_run,
                 success=completion.success,
-                seconds=seconds,
+                seconds=max(float(entry["duration_seconds"]), 0.0),  # as the stream holds it
             ),
         )
         first = await self._record_once(
