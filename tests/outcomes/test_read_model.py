@@ -128,7 +128,8 @@ async def _record(recorder: OutcomeRecorder, event: Event) -> None:
 
 
 async def _rows(redis: Redis, key: str) -> list[dict[str, str]]:
-    return [{str(k): str(v) for k, v in f.items()} for _, f in await redis.xrange(key)]
+    raw = await redis.xrange(key) or []
+    return [{str(k): str(v) for k, v in (f or {}).items()} for _, f in raw]
 
 
 async def _check(settings: Settings, history: list[Event], epoch: float) -> None:
