@@ -8,6 +8,7 @@ whose ``sleep`` only moves it forward, so rate-limit waits cost nothing and are 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import time
@@ -15,10 +16,12 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 import httpx
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flags.secret import Secret
+from service.devtools.child_processes import free_port
 from service.devtools.github_standin import LimitSettings, Standin, create_app
 from service.github.api import AppCredentials, GitHubClient, RateLimitPolicy, TokenCredentials
 
@@ -33,6 +36,7 @@ __all__ = [
     "app_key",
     "github_client",
     "running_standin",
+    "serve_standin_http",
     "token_credentials",
 ]
 
@@ -135,3 +139,22 @@ def github_client(
         sleep=clock.sleep,
         clock=clock,
     )
+
+
+@contextlib.asynccontextmanager
+async def serve_standin_http(standin: Standin) -> AsyncIterator[str]:
+    """The stand-in under a real uvicorn on a free loopback port, for processes; its URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(standin), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise RuntimeError(f"the stand-in did not start on port {port}")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

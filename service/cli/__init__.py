@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from flags.errors import UnleashAuthError, UnleashError, UnleashUnreachable
 from service.cli import (
     control_commands,
+    deliveries_commands,
     demo_commands,
     flags_commands,
     route_commands,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         watchdog_commands,
         demo_commands,
         standin_commands,
+        deliveries_commands,
     ):
         module.register(commands)
     return parser

@@ -153,6 +153,13 @@ class EventStream:
             return f"{self._prefix}:delivery:{hook}:{delivery_id}"
         return f"{self._prefix}:delivery:{delivery_id}"
 
+    async def stored(self, delivery_ids: list[str]) -> set[str]:
+        """Which of these deliveries intake has persisted (their dedupe mark is still there)."""
+        if not delivery_ids:
+            return set()
+        marks = await self._redis.mget([self._dedupe_key(d) for d in delivery_ids])
+        return {d for d, mark in zip(delivery_ids, marks, strict=True) if mark is not None}
+
     async def append(
         self,
         *,

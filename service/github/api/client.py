@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
@@ -137,7 +137,7 @@ class GitHubClient:
 
     async def iterate(
         self, path: str, *, params: Params | None = None, as_app: bool = False
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Every item of a listing, page by page along the ``Link: rel="next"`` header.
 
         Stop early by leaving the loop; no further page is fetched.

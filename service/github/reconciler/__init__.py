@@ -1,0 +1,16 @@
+"""The delivery reconciler: what GitHub failed to deliver to Switchyard, redelivered."""
+
+from service.github.reconciler.lease import Lease
+from service.github.reconciler.ledger import COUNTERS, Ledger
+from service.github.reconciler.loop import reconcile_periodically
+from service.github.reconciler.run import HookReport, Reconciler, RunReport
+
+__all__ = [
+    "COUNTERS",
+    "HookReport",
+    "Lease",
+    "Ledger",
+    "Reconciler",
+    "RunReport",
+    "reconcile_periodically",
+]
