@@ -27,7 +27,7 @@ def test_compose_has_every_component() -> None:
 
 def test_switchyard_services_use_only_known_variables() -> None:
     services = _compose()["services"]
-    for name in ("switchyard", "worker", "watchdog"):
+    for name in ("switchyard", "worker", "watchdog", "reconciler"):
         environment = services[name]["environment"]
         assert set(environment) <= set(ENV_VARS), name
 
@@ -83,3 +83,10 @@ def test_monitoring_profile_provisions_grafana_with_the_dashboard() -> None:
     provider = yaml.safe_load((provisioning / "dashboards/switchyard.yml").read_text())
     dashboards = REPO / mounts[provider["providers"][0]["options"]["path"]]
     assert (dashboards / "switchyard.json").is_file()
+
+
+def test_the_reconciler_runs_periodically_in_its_own_profile() -> None:
+    reconciler = _compose()["services"]["reconciler"]
+    assert reconciler["profiles"] == ["reconciler"]
+    assert reconciler["command"][1:4] == ["deliveries", "reconcile", "--every"]
+    assert "SWITCHYARD_GITHUB_HOOKS" in reconciler["environment"]

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from flags.errors import UnleashError
 from flags.model import System
+from service.github.reconciler.ledger import Ledger
 from service.health.monitor import monitor_for, read_health
 from service.migration.audit import AuditTrail
 from service.migration.control import NotProvisioned, read_state
@@ -37,6 +38,7 @@ from service.routing.router import RoutingCounters
 from service.runtime import Runtime
 from service.web.intake_errors import intake_error_family
 from service.web.ops_metrics import operations_families
+from service.web.reconciler_metrics import reconciler_families
 from service.web.webhooks import counts_key
 
 __all__ = ["ROUTES", "collect_status"]
@@ -95,6 +97,7 @@ async def _collect(
             {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
         ],
         "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
+        "reconciler": await Ledger(runtime.redis, prefix=runtime.prefix).summary(),
     }, completions
 
 
@@ -170,6 +173,7 @@ class _Snapshot(Collector):
         yield durations
         yield from _completion_families(self._completions)
         yield from operations_families(status)
+        yield from reconciler_families(status)
         if "kill_switch" in status:
             kill = GaugeMetricFamily("switchyard_kill_switch", "1 when the kill switch is on")
             kill.add_metric([], 1.0 if status["kill_switch"] else 0.0)

@@ -84,6 +84,10 @@ class Ledger:
     async def save_report(self, report: dict[str, Any]) -> None:
         await self._redis.set(f"{self._base}:last-run", json.dumps(report))
 
+    async def summary(self) -> dict[str, Any]:
+        """Counters and the last run, for ``/migration/status``, the dashboard and ``/metrics``."""
+        return {"counts": await self.totals(), "last_run": await self.last_report()}
+
     async def last_report(self) -> dict[str, Any] | None:
         raw = await self._redis.get(f"{self._base}:last-run")
         if raw is None:

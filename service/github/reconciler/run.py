@@ -76,6 +76,27 @@ class RunReport:
             "hooks": [asdict(h) | {"complete": h.complete} for h in self.hooks],
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The report without the guid lists (kept in Redis for status and the dashboard)."""
+        return {
+            **{k: v for k, v in self.as_json().items() if k != "hooks"},
+            "hooks": [
+                {
+                    "hook": h.hook,
+                    "since": h.since,
+                    "attempts_seen": h.attempts_seen,
+                    "failed": h.failed,
+                    "already_stored": h.already_stored,
+                    "in_flight": h.in_flight,
+                    "gap": len(h.gap),
+                    "redelivered": len(h.redelivered),
+                    "complete": h.complete,
+                    "stopped": h.stopped,
+                }
+                for h in self.hooks
+            ],
+        }
+
 
 class Reconciler:
     def __init__(
@@ -99,7 +120,7 @@ class Reconciler:
             report.hooks.append(await self._hook(hook, report.started, since, dry_run))
         if not dry_run:
             await self.ledger.count("runs")
-            await self.ledger.save_report(report.as_json())
+            await self.ledger.save_report(report.summary())
         return report
 
     async def _hook(

@@ -74,6 +74,10 @@ async def test_deliveries_sent_while_the_service_was_down_arrive_exactly_once(
             )
             first = await reconciler.run()
             second = await reconciler.run()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+                metrics = (await web.get("/metrics")).text
+                panels = (await web.get("/migration/dashboard/panels")).text
+                status = (await web.get("/migration/status")).json()
 
     everything = before + down + after
     assert first.complete
@@ -89,6 +93,12 @@ async def test_deliveries_sent_while_the_service_was_down_arrive_exactly_once(
     assert (totals["gap_found"], totals["redelivered"], totals["runs"]) == (8, 8, 2)
     last = await reconciler.ledger.last_report()
     assert last is not None and last["redelivered"] == 0
+    assert status["reconciler"]["counts"]["redelivered"] == 8
+    assert 'switchyard_reconciler_events_total{outcome="gap_found"} 8.0' in metrics
+    assert 'switchyard_reconciler_events_total{outcome="redelivered"} 8.0' in metrics
+    assert "switchyard_reconciler_last_run_complete 1.0" in metrics
+    assert "GitHub deliveries" in panels
+    assert "repos/acme/app/hooks/123" in panels
 
 
 async def test_what_switchyard_stored_is_not_redelivered_and_a_dry_run_changes_nothing(
