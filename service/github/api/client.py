@@ -33,6 +33,7 @@ from gidgethub import BadRequest, GitHubBroken, GitHubException, HTTPException
 
 from flags.secret import Secret
 from service.errors import GitHubError, GitHubRejected, GitHubRetryable
+from service.escape import escape
 from service.github.api.auth import (
     AppCredentials,
     Credentials,
@@ -206,9 +207,9 @@ async def _mapped(request: Awaitable[_T]) -> _T:
     except (BadRequest, HTTPException) as error:
         status = int(error.status_code)
         raise GitHubRejected(
-            f"GitHub answered {status}: {error}"[:300], github_status=status
+            f"GitHub answered {status}: {escape(error)}", github_status=status
         ) from None
     except GitHubException as error:
-        raise GitHubError(f"GitHub: {type(error).__name__}: {error}"[:300]) from None
+        raise GitHubError(f"GitHub: {type(error).__name__}: {escape(error)}") from None
     except httpx.TransportError as error:
         raise GitHubRetryable(f"GitHub unreachable: {type(error).__name__}") from None

@@ -20,6 +20,7 @@ from gidgethub import HTTPException
 from gidgethub.httpx import GitHubAPI
 
 from service.errors import GitHubRateLimited
+from service.escape import escape
 from service.github.api.ratelimit import RateLimitPolicy, wait_after, wait_before
 
 __all__ = ["RateLimitedTransport", "Sleep"]
@@ -55,7 +56,7 @@ class RateLimitedTransport(GitHubAPI):
         await self._sleep(seconds)
 
     async def _wait(self, seconds: float, why: str, url: str) -> None:
-        _log.warning("GitHub %s: waiting %.1f s before %s", why, seconds, url[:200])
+        _log.warning("GitHub %s: waiting %.1f s before %s", why, seconds, escape(url))
         self.waits += 1
         self.waited_seconds += seconds
         await self.sleep(seconds)
@@ -93,7 +94,7 @@ class RateLimitedTransport(GitHubAPI):
         waited = _WAITED.get()
         if waited + delay > self._policy.max_total_wait:
             raise GitHubRateLimited(
-                f"GitHub still refuses {method} {url[:200]} ({status}) after {waited:.0f} s",
+                f"GitHub still refuses {method} {escape(url)} ({status}) after {waited:.0f} s",
                 github_status=status,
                 retry_at=now + delay,
             )

@@ -94,3 +94,16 @@ async def test_server_errors_and_no_answer_are_retryable() -> None:
         client = GitHubClient(http=http, credentials=None, base_url="http://127.0.0.1:9")
         with pytest.raises(GitHubRetryable, match="unreachable"):
             await client.get("/rate_limit")
+
+
+async def test_githubs_error_text_is_escaped_before_it_reaches_a_message() -> None:
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"message": "Not Found\nFAKE LOG LINE\x1b[31m"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refusing)) as http:
+        client = GitHubClient(http=http, credentials=None)
+        with pytest.raises(GitHubRejected) as raised:
+            await client.get("/repos/acme/app")
+    assert "\n" not in raised.value.message
+    assert "\x1b" not in raised.value.message
+    assert "Not Found\\x0aFAKE LOG LINE\\x1b[31m" in raised.value.message
