@@ -187,8 +187,11 @@ class UnleashFlagProvider(AbstractProvider):
             return self._succeeded(changed=False)
         if response.status_code != 200:
             return self._failed(f"HTTP {response.status_code} fetching flags")
+        names = _features(response.text)
+        if names is None:  # e.g. a wrong URL whose server answers its web UI's HTML with 200
+            return self._failed("the answer is not Unleash's feature list")
         self._cache.store(response.text, response.headers.get("etag", ""))
-        self._names = _flag_names(response.text)
+        self._names = names
         # Hand the new payload to UnleashClient's engine now rather than at its next reload.
         self._client._store.load_from_cache()
         return self._succeeded(changed=True)
@@ -327,10 +330,16 @@ class UnleashFlagProvider(AbstractProvider):
 
 
 def _flag_names(payload: str | None) -> frozenset[str]:
-    if not payload:
-        return frozenset()
+    return (_features(payload) if payload else None) or frozenset()
+
+
+def _features(payload: str) -> frozenset[str] | None:
+    """The flag names of a ``/api/client/features`` answer; None if it is not one."""
     try:
-        features = json.loads(payload).get("features", [])
+        data = json.loads(payload)
     except ValueError:
-        return frozenset()
+        return None
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        return None
     return frozenset(str(feature.get("name")) for feature in features)
