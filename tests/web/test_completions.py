@@ -86,3 +86,27 @@ async def test_unsigned_wrong_or_unknown_completions_are_refused(edge: InProcess
         )
         == 0
     )
+
+
+async def test_a_completion_after_a_cancel_is_recorded_once_and_the_job_stays_finished(
+    service: RunningService,
+) -> None:
+    """The agent finished before our cancel reached it: its outcome is a fact, counted once;
+    the job does not come back in flight and the hand-over is not repeated."""
+    job = await _dispatched(service)
+    runtime = service.runtime
+    jobs = JobStore(runtime.redis, prefix=runtime.prefix)
+    assert await jobs.update(job.job_id, JobState.CANCELLED)
+    secret = service.settings.agent_secret
+    assert secret is not None
+    body = _body(job)
+    first = await _post(service, "python", body, sign_completion(secret, body))
+    again = await _post(service, "python", body, sign_completion(secret, body))
+    assert (first.status_code, first.json()["recorded"]) == (200, True)
+    assert (again.status_code, again.json()) == (200, {"recorded": False, "duplicate": True})
+    stored = await jobs.get(job.job_id)
+    assert stored is not None and stored.state is JobState.COMPLETED
+    assert await jobs.in_flight(job.issue) == []
+    assert await jobs.update(job.job_id, JobState.DISPATCHED) is False  # never back in flight
+    recorder = OutcomeRecorder(runtime.redis, prefix=runtime.prefix)
+    assert await runtime.redis.xlen(recorder.completions_key) == 1
