@@ -89,19 +89,19 @@ async def test_unsigned_wrong_or_unknown_completions_are_refused(edge: InProcess
 
 
 async def test_a_completion_after_a_cancel_is_recorded_once_and_the_job_stays_finished(
-    service: RunningService,
+    edge: InProcessService,
 ) -> None:
     """The agent finished before our cancel reached it: its outcome is a fact, counted once;
     the job does not come back in flight and the hand-over is not repeated."""
-    job = await _dispatched(service)
-    runtime = service.runtime
+    job = await _dispatched(edge)
+    runtime = edge.runtime
     jobs = JobStore(runtime.redis, prefix=runtime.prefix)
     assert await jobs.update(job.job_id, JobState.CANCELLED)
-    secret = service.settings.agent_secret
+    secret = edge.settings.agent_secret
     assert secret is not None
     body = _body(job)
-    first = await _post(service, "python", body, sign_completion(secret, body))
-    again = await _post(service, "python", body, sign_completion(secret, body))
+    first = await _post(edge, "python", body, sign_completion(secret, body))
+    again = await _post(edge, "python", body, sign_completion(secret, body))
     assert (first.status_code, first.json()["recorded"]) == (200, True)
     assert (again.status_code, again.json()) == (200, {"recorded": False, "duplicate": True})
     stored = await jobs.get(job.job_id)
