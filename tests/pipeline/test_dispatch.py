@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -178,7 +179,7 @@ async def test_cancel_while_python_is_unreachable_keeps_its_jobs_in_flight(
     assert await rig.state("c-1", System.PYTHON) is JobState.CANCELLED
     assert await rig.state("c-1", System.PYTHON, dry_run=True) is JobState.CANCELLED
     assert await rig.jobs.in_flight(Issue(REPO, 6)) == []
-    rows = await redis_client.xrange(rig.stream.key)
+    rows: Any = await redis_client.xrange(rig.stream.key)
     assert [fields["delivery_id"] for _, fields in rows] == ["c-1", "c-1"]  # handed over once
 
 
