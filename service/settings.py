@@ -50,6 +50,8 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_FLAG_CACHE_DIR": "Where the last known flags are kept (default .stack/flag-cache).",
     "SWITCHYARD_REDIS_PREFIX": "Prefix of every Redis key Switchyard writes (default switchyard).",
     "SWITCHYARD_INSTANCE": "Name of this process in Unleash metrics and audit entries.",
+    "SWITCHYARD_OUTCOME_DEADLINE_SECONDS": "No PR by a system's bot this long after dispatch "
+    "counts as failure (systems that cannot call back; default 86400).",
     "SWITCHYARD_GITHUB_API_URL": "GitHub's REST API (default https://api.github.com).",
     "SWITCHYARD_GITHUB_TOKEN": "A token for GitHub's REST API (instead of App credentials).",
     "SWITCHYARD_GITHUB_APP_ID": "The GitHub App's id (App authentication).",
@@ -147,6 +149,7 @@ class Settings:
     flag_cache_dir: Path = Path(".stack/flag-cache")
     redis_prefix: str = "switchyard"
     instance: str = "switchyard"
+    outcome_deadline_seconds: float = 86_400.0
     github_api_url: str = DEFAULT_API_URL
     github_credentials: Credentials | None = None
     github_hooks: tuple[HookRef, ...] = ()
@@ -186,6 +189,9 @@ class Settings:
             flag_cache_dir=Path(_text(env, "SWITCHYARD_FLAG_CACHE_DIR", ".stack/flag-cache")),
             redis_prefix=_text(env, "SWITCHYARD_REDIS_PREFIX", "switchyard"),
             instance=_text(env, "SWITCHYARD_INSTANCE", "switchyard"),
+            outcome_deadline_seconds=_positive_float(
+                env, "SWITCHYARD_OUTCOME_DEADLINE_SECONDS", 86_400.0
+            ),
             github_api_url=_url(env, "SWITCHYARD_GITHUB_API_URL", DEFAULT_API_URL),
             github_credentials=_github_credentials(env),
             github_hooks=_hooks(env, "SWITCHYARD_GITHUB_HOOKS"),

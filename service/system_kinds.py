@@ -55,6 +55,7 @@ SYSTEM_ENV_VARS: dict[str, str] = {
     "SHADOW_WEBHOOK_URL": "github-app: a deployment of the App that cannot write (parallel mode).",
     "BOT_LOGIN": "The system's GitHub account; its PRs and comments are its outcomes.",
     "TRIGGER": "github-label: the trigger label; github-assignee: the login to assign.",
+    "FAILURE_MARKER": "Text in a bot comment that counts as failure (no callback kinds).",
 }
 
 
@@ -74,6 +75,7 @@ class SystemSettings:
     shadow_webhook_url: str | None = None
     bot_login: str | None = None
     trigger: str | None = None
+    failure_marker: str | None = None
 
 
 def read_system_settings(
@@ -114,4 +116,5 @@ def read_system_settings(
         shadow_webhook_url=shadow_url,
         bot_login=text("BOT_LOGIN"),
         trigger=trigger,
+        failure_marker=text("FAILURE_MARKER"),
     )

@@ -86,6 +86,8 @@ def _comparison_lines(comparison: dict[str, Any]) -> list[str]:
         for block in (python, typescript)
     ]
     lines.append(f"  {'duration':<16}{durations[0]:<{width}}{durations[1]:<{width}}")
+    for system, source in sorted(comparison.get("sources", {}).items()):
+        lines.append(f"  {system} numbers from: {source}")
     return lines
 
 

@@ -16,28 +16,21 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from flags.secret import Secret
-from service.agents import AgentSystem, PythonAgent, TypeScriptAgent
-from service.agents.github_app.forward import WebhookForwarder
-from service.agents.github_app.gated import GatedApp
-from service.agents.triggers.agent import TriggerAgent
-from service.agents.triggers.guard import TriggerGuard
+from service.agents.factory import build_agents, build_bots
 from service.cli.output import CommandError, emit, load_settings, positive_int
 from service.devtools.simulator import run_simulator
-from service.github.api.client import GitHubClient
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.dispatch import replay_dead_letter
 from service.pipeline.jobs import JobStore
 from service.pipeline.retry import RetryPolicy
 from service.pipeline.stream import DeadLetter, EventStream
 from service.pipeline.worker import Worker
-from service.runtime import Runtime, open_runtime
+from service.runtime import open_runtime
 from service.settings import Settings, SettingsError
-from service.system_kinds import AgentKind
 
 __all__ = ["register"]
 
 _ALL_DEAD_LETTERS = 100_000
-_TRIGGERED = (AgentKind.GITHUB_LABEL, AgentKind.GITHUB_ASSIGNEE)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _log = logging.getLogger("switchyard.worker")
 
@@ -56,30 +49,6 @@ def _agent_url(value: str | None, variable: str) -> str:
     return value
 
 
-def _agent(settings: Settings, system: System, runtime: Runtime, timeout: float) -> AgentSystem:
-    """The client of ``system``, by its kind (``SWITCHYARD_<SYSTEM>_KIND``)."""
-    config, http = settings.systems[system], runtime.http
-    if config.kind is AgentKind.GITHUB_APP and config.webhook_url is not None:
-        return GatedApp(system=system, webhook_url=config.webhook_url, http=http)
-    if config.trigger is not None and config.kind in _TRIGGERED:
-        github = GitHubClient(
-            http=http, credentials=settings.github_credentials, base_url=settings.github_api_url
-        )
-        return TriggerAgent(
-            system=system,
-            kind=config.kind,
-            trigger=config.trigger,
-            github=github,
-            redis=runtime.redis,
-            prefix=runtime.prefix,
-        )
-    if system is System.TYPESCRIPT:
-        url = _agent_url(settings.typescript_url, "SWITCHYARD_TYPESCRIPT_URL")
-        return TypeScriptAgent(base_url=url, http=http, timeout=timeout)
-    url = _agent_url(settings.python_url, "SWITCHYARD_PYTHON_URL")
-    return PythonAgent(base_url=url, http=http, timeout=timeout)
-
-
 async def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     consumer = args.consumer or f"{settings.instance}-{socket.gethostname()}-{os.getpid()}"
@@ -93,12 +62,9 @@ async def _worker(args: argparse.Namespace) -> int:
     try:
         async with open_runtime(settings, role="worker") as runtime:
             timeout = args.agent_timeout_seconds
-            agents = {system: _agent(settings, system, runtime, timeout) for system in System}
+            agents = build_agents(runtime, timeout=timeout)
             policy = RetryPolicy(max_attempts=args.max_attempts)
-            triggered = {s: a for s, a in agents.items() if isinstance(a, TriggerAgent)}
-            guard = TriggerGuard(
-                agents=triggered, redis=runtime.redis, prefix=runtime.prefix, policy=policy
-            )
+            bots = build_bots(runtime, agents, policy=policy, timeout=timeout)
             worker = Worker(
                 redis=runtime.redis,
                 flags=runtime.flags,
@@ -110,11 +76,12 @@ async def _worker(args: argparse.Namespace) -> int:
                 claim_idle_ms=args.claim_idle_ms,
                 lock_ttl_seconds=args.lock_ttl_seconds,
                 quality=OutcomeRecorder(runtime.redis, prefix=runtime.prefix),
-                systems=settings.systems,
-                forwarder=WebhookForwarder(http=runtime.http, timeout=timeout),
-                triggers=guard if triggered else None,
+                bots=bots,
             )
+            expiry = asyncio.create_task(bots.outcomes.run(stop)) if bots.outcomes else None
             await worker.run(stop)
+            if expiry is not None:
+                await expiry
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

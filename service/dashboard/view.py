@@ -214,6 +214,7 @@ def view_model(
             s.value: status.get("comparison", {}).get(s.value, {}).get("duration_seconds", {})
             for s in _SYSTEMS
         },
+        "sources": status.get("comparison", {}).get("sources", {}),
         "charts": _charts(trends),
         "trends_empty": trends.empty,
         "watchdog": _watchdog(status.get("watchdog", {})),

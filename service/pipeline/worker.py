@@ -9,18 +9,16 @@ One loop per worker process, in the consumer group ``workers``:
 An ``issues`` event is handled under the issue's lock: route it (sticky ownership), cancel
 python's in-flight work on a hand-back or while the kill switch is on, dispatch the acting job,
 then the shadow job (dry run) in parallel mode (:class:`~service.pipeline.dispatch.Dispatcher`).
-Pull request and CI events go to the quality sink. An entry whose body cannot be parsed, or whose
-handling fails unexpectedly, goes to the dead-letter stream: the loop never dies of one entry.
-Redis errors leave the entry pending (claimed again later) and the loop pauses and carries on.
+Pull request and CI events go to the quality sink. A poison entry is dead-lettered; Redis errors
+leave it pending and the loop pauses and carries on.
 
 While the kill switch is on, every worker also sweeps python's issues about once a second: for
 each issue python still owns, under the issue's lock, it cancels python's in-flight jobs (their
 deliveries are handed over to be routed again, see :meth:`Dispatcher.cancel_in_flight`) and
 hands the issue back to typescript (an issue whose lock is held is left to its event's worker).
 
-A heartbeat keeps the idle time of the entries in hand low (a slow dispatch is not claimed
-away; a killed worker's entries go idle). A GitHub App's delivery goes to the gate
-(:class:`~service.agents.github_app.gate.AppGate`), which also hears of hand-backs.
+A heartbeat keeps the entries in hand from going idle. ``bots``: a GitHub App's delivery goes
+to the gate; triggers and GitHub-event outcomes hear of routings and hand-backs.
 """
 
 from __future__ import annotations
@@ -37,10 +35,9 @@ from redis.exceptions import RedisError
 
 from flags.model import Issue, Mode, System
 from flags.source import FlagSource
-from service.agents.github_app.forward import WebhookForwarder
+from service.agents.bots import BotSupport
 from service.agents.github_app.gate import AppGate
 from service.agents.protocol import AgentSystem
-from service.agents.triggers.guard import TriggerGuard
 from service.errors import PayloadError
 from service.github.events import CheckCompleted, IssueEvent, PullRequestClosed, parse_event
 from service.pipeline.dispatch import Dispatcher, Fenced
@@ -51,7 +48,6 @@ from service.pipeline.retry import RetryPolicy, backoff_delay
 from service.pipeline.stream import GROUP, EventStream, StreamEntry
 from service.routing.ownership import OwnershipStore
 from service.routing.router import IssueRouter, RoutingCounters
-from service.system_kinds import SystemSettings
 
 __all__ = ["QualitySink", "Worker"]
 
@@ -89,9 +85,7 @@ class Worker:
         batch: int = 1,
         block_ms: int = 1000,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        systems: Mapping[System, SystemSettings] | None = None,
-        forwarder: WebhookForwarder | None = None,
-        triggers: TriggerGuard | None = None,
+        bots: BotSupport | None = None,
     ) -> None:
         if claim_idle_ms <= 0 or batch <= 0 or block_ms <= 0:
             raise ValueError("claim_idle_ms, batch and block_ms must be positive")
@@ -116,14 +110,16 @@ class Worker:
             sleep=sleep,
         )
         self._quality = quality
-        self._triggers = triggers
+        self._triggers = bots.triggers if bots is not None else None
+        self._outcomes = bots.outcomes if bots is not None else None
         self._gate = None
-        if systems is not None and forwarder is not None:  # GitHub Apps' own hooks
+        if bots is not None and bots.forwarder is not None:  # GitHub Apps' own hooks
             self._gate = AppGate(
                 redis=redis,
                 prefix=prefix,
-                systems=systems,
-                forwarder=forwarder,
+                systems=bots.systems,
+                forwarder=bots.forwarder,
+                outcomes=bots.outcomes,
                 stream=self.stream,
                 lock=self._lock,
                 owners=self._owners,
@@ -215,7 +211,11 @@ class Worker:
                 await self._quality.pull_request_closed(event)
             elif isinstance(event, CheckCompleted) and self._quality is not None:
                 await self._quality.check_completed(event)
-            return True  # ping and ignored events: nothing to do
+            if self._outcomes is not None:  # a bot's PR or comment, for systems without callback
+                await self._outcomes.observe(
+                    event=entry.event, body=entry.body, at=entry.received_at
+                )
+            return True
         except RedisError:
             raise
         except Exception as error:  # a poison entry is set aside, not retried for ever

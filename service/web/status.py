@@ -29,6 +29,7 @@ from service.github.reconciler.ledger import Ledger
 from service.health.monitor import monitor_for, read_health
 from service.migration.audit import AuditTrail
 from service.migration.control import NotProvisioned, read_state
+from service.outcomes.from_github import outcome_sources
 from service.outcomes.histogram import DurationHistogram, HistogramCounts
 from service.outcomes.metrics import WINDOWS, comparison_table, read_metrics
 from service.outcomes.recent import read_recent
@@ -80,7 +81,10 @@ async def _collect(
         **state,
         "owners": {system.value: count for system, count in owners.items()},
         "health": health,
-        "comparison": comparison_table(metrics),
+        "comparison": {
+            **comparison_table(metrics),
+            "sources": outcome_sources(settings.systems, settings.outcome_deadline_seconds),
+        },
         "recent_transitions": [
             entry.as_dict()
             for entry in await AuditTrail(runtime.redis, prefix=runtime.prefix).recent(10)

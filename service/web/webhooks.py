@@ -8,6 +8,8 @@ before reading; a streamed body is cut off as soon as it passes the limit), hand
 ====  ==========================================================================
 202   ``{"accepted": true, "duplicate": bool, "entry": id}``: persisted (or seen before)
 202   ``{"ignored": true, "why": ...}``: an event Switchyard does not act on; not persisted
+      (a ``pull_request`` ``opened`` or ``issue_comment`` ``created`` is persisted when a
+      system reports its outcomes only through GitHub)
 200   ``{"pong": true}``: GitHub's ``ping``
 4xx   ``{"error": ..., "delivery_id": ...}``: refused (401, 400, 413, 415; see intake)
 503   the stream could not be written: nothing was persisted, GitHub may redeliver
@@ -68,7 +70,7 @@ async def _take(runtime: Runtime, request: Request, body: bytes, secret: Secret)
     if isinstance(outcome, Ping):
         await _count(runtime, "ping")
         return JSONResponse({"pong": True})
-    if isinstance(outcome, Ignored):
+    if isinstance(outcome, Ignored) and not _for_outcomes(runtime, outcome):
         await _count(runtime, "ignored")
         return JSONResponse({"ignored": True, "why": outcome.why}, status_code=202)
     stream = EventStream(runtime.redis, prefix=runtime.prefix)
@@ -96,6 +98,15 @@ async def _take(runtime: Runtime, request: Request, body: bytes, secret: Secret)
     return JSONResponse(
         {"accepted": True, "duplicate": not created, "entry": entry_id}, status_code=202
     )
+
+
+_OUTCOME_EVENTS = frozenset({("pull_request", "opened"), ("issue_comment", "created")})
+
+
+def _for_outcomes(runtime: Runtime, ignored: Ignored) -> bool:
+    """A bot's PR or comment is kept when a system reports its outcomes only through GitHub."""
+    silent = any(not config.kind.calls_back for config in runtime.settings.systems.values())
+    return silent and (ignored.event, ignored.action) in _OUTCOME_EVENTS
 
 
 async def _count(runtime: Runtime, outcome: str) -> None:

@@ -110,3 +110,22 @@ async def test_another_systems_secret_is_401_and_unknown_systems_are_404(
     assert await runtime.redis.xlen(EventStream(runtime.redis, prefix=runtime.prefix).key) == 0
     counts = await runtime.redis.hgetall(app_counts_key(runtime.prefix, System.TYPESCRIPT))
     assert counts == {"rejected:401": "1", "rejected:400": "2"}
+
+
+async def test_a_bots_pull_request_is_kept_when_a_system_reports_only_through_github(
+    gated: RunningService, http: httpx.AsyncClient
+) -> None:
+    opened = json.dumps(
+        {
+            "action": "opened",
+            "repository": {"full_name": "acme/app"},
+            "pull_request": {"number": 3, "body": "Fixes #9", "head": {"ref": "x"}},
+        }
+    ).encode()
+    secret = gated.settings.require_webhook_secret()
+    answer = await http.post(
+        f"{gated.url}/webhooks/github",
+        content=opened,
+        headers={**headers(secret, opened, delivery="pr-1", event="pull_request")},
+    )
+    assert answer.status_code == 202 and answer.json()["accepted"] is True

@@ -11,15 +11,14 @@ For a stream entry from ``/webhooks/github/{system}`` (it has ``hook``), :meth:`
    ours) is checked before every attempt. 4xx from the App: dead letter with its answer;
    5xx or timeouts after the last try: dead letter too.
 
-Each (delivery, system, role) is forwarded once: a mark is set after the App took it, and a
-marked forward is not sent again (a crash between the two resends it under the same
-``X-GitHub-Delivery``, which the App deduplicates). The last ``issues`` delivery each App sent
-about an issue is kept; when the issue is handed back (kill switch) to a ``github-app`` system,
-:meth:`AppGate.handed_back` forwards that App's last ``issues`` delivery to it, and since the
-owner changed, nothing more of the issue reaches the old owner's App.
+Each (delivery, system, role) is forwarded once (a mark set after the App took it; a crash
+in between resends the same ``X-GitHub-Delivery``, which the App deduplicates). On a hand-back
+to a ``github-app`` system, :meth:`AppGate.handed_back` forwards it its own last ``issues``
+delivery of the issue; the old owner's App gets nothing more of it. The App's first acting
+``issues`` delivery of an issue starts awaiting its outcome from GitHub (a job is recorded).
 
-Counts, in the hash ``{prefix}:app-gate:counts``: ``forwarded:{system}:{role}``,
-``withheld:{system}``, ``repeat:{system}``, ``dead:{system}``, ``handed_over:{system}``.
+Counts (``{prefix}:app-gate:counts``): ``forwarded:{system}:{role}``, ``withheld:*``,
+``repeat:*``, ``dead:*``, ``handed_over:*``.
 """
 
 from __future__ import annotations
@@ -38,8 +37,10 @@ from service.agents.github_app.decide import Role, Target, target_for
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.subject import AboutIssue, AboutLinked, subject_of
 from service.errors import AgentError, PayloadError
+from service.outcomes.from_github import GitHubOutcomes
 from service.pipeline.dispatch import Fence, Fenced
 from service.pipeline.issue_lock import IssueLock, LockTimeout
+from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
 from service.pipeline.retry import RetryPolicy, retry
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.ownership import OwnershipStore
@@ -79,20 +80,18 @@ class AppGate:
         lock_wait_seconds: float,
         cancel_python: Callable[[Issue], Awaitable[object]],
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        outcomes: GitHubOutcomes | None = None,
     ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._systems = systems
-        self._forwarder = forwarder
-        self._stream = stream
-        self._lock = lock
-        self._owners = owners
-        self._counters = counters
+        self._redis, self._prefix, self._systems = redis, prefix, systems
+        self._forwarder, self._stream, self._lock = forwarder, stream, lock
+        self._owners, self._counters = owners, counters
         self._router = flags_router  # without counters: each event is counted once, below
         self._policy = policy
         self._lock_wait = lock_wait_seconds
         self._cancel_python = cancel_python
         self._sleep = sleep
+        self._outcomes = outcomes
+        self._jobs = JobStore(redis, prefix=prefix)
         self.counts_key = gate_counts_key(prefix)
 
     async def handle(self, entry: StreamEntry) -> bool:
@@ -108,6 +107,8 @@ class AppGate:
         except (ValueError, PayloadError) as error:
             await self._bury(entry, hook, f"unparseable {entry.event} delivery: {error}", 0)
             return True
+        if self._outcomes is not None:  # the App's own PR or comment may settle an outcome
+            await self._outcomes.observe(event=entry.event, body=entry.body, at=entry.received_at)
         if isinstance(subject, AboutIssue | AboutLinked):
             try:
                 return await self._routable(entry, hook, config, subject)
@@ -174,8 +175,21 @@ class AppGate:
                 webhook_url=config.webhook_url or "",
                 shadow_url=config.shadow_webhook_url,
             )
-            await self._send(entry, hook, target, issue=issue, fence=fence)
+            sent = await self._send(entry, hook, target, issue=issue, fence=fence)
+            if sent and target.role is Role.ACT and isinstance(subject, AboutIssue):
+                await self._awaits_outcome(entry, hook, issue)
         return True
+
+    async def _awaits_outcome(self, entry: StreamEntry, hook: System, issue: Issue) -> None:
+        """The App was set to work on ``issue``: await its outcome from GitHub, on a job."""
+        if self._outcomes is None or entry.event != "issues":
+            return
+        reopened = json.loads(entry.body).get("action") == "reopened"
+        if await self._outcomes.dispatched(hook, issue, reopened=reopened):
+            job_id = job_id_for(entry.delivery_id, hook, dry_run=False)
+            job = Job(job_id, entry.delivery_id, issue, hook, False, JobState.PENDING)
+            await self._jobs.record(job)
+            await self._jobs.update(job_id, JobState.DISPATCHED, attempts=1)
 
     async def handed_back(self, issue: Issue, *, to: System, fence: Fence) -> None:
         """``issue`` now belongs to ``to``: if ``to`` is an App, forward it the last ``issues``
@@ -266,14 +280,7 @@ class AppGate:
             return False
         await self._redis.set(mark, f"{time.time():.6f}", ex=_MARK_SECONDS)
         await self._count(f"forwarded:{hook}:{target.role}")
-        _log.info(
-            "delivery %s (%s) forwarded to %s as %s: %s",
-            entry.delivery_id,
-            entry.event,
-            hook,
-            target.role,
-            target.why,
-        )
+        _log.info("delivery %s forwarded to %s: %s", entry.delivery_id, hook, target.why)
         return True
 
     async def _bury(self, entry: StreamEntry, hook: System, error: str, attempts: int) -> None:

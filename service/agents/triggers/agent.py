@@ -31,6 +31,7 @@ from service.errors import (
     GitHubRetryable,
 )
 from service.github.api.client import GitHubClient
+from service.outcomes.from_github import GitHubOutcomes
 from service.system_kinds import AgentKind
 
 __all__ = ["TriggerAgent", "trigger_counts_key"]
@@ -54,6 +55,7 @@ class TriggerAgent:
         github: GitHubClient,
         redis: Redis,
         prefix: str,
+        outcomes: GitHubOutcomes | None = None,
     ) -> None:
         if kind not in (AgentKind.GITHUB_LABEL, AgentKind.GITHUB_ASSIGNEE):
             raise ValueError(f"a TriggerAgent is for github-label or github-assignee, not {kind}")
@@ -64,6 +66,7 @@ class TriggerAgent:
         self._redis = redis
         self._prefix = prefix
         self._counts = trigger_counts_key(prefix)
+        self._outcomes = outcomes
 
     @property
     def system(self) -> System:
@@ -89,6 +92,8 @@ class TriggerAgent:
             raise self._agent_error("apply", error, issue, job.delivery_id) from error
         await self._redis.set(self._mark(issue), "1", ex=_MARK_SECONDS)
         await self._redis.hincrby(self._counts, f"applied:{self._system}", 1)
+        if self._outcomes is not None:  # the bot's PR (or silence) tells how it went
+            await self._outcomes.dispatched(self._system, issue, reopened=job.action == "reopened")
 
     async def cancel(self, issue: Issue) -> bool:
         """Remove the trigger (a hand-back); false if it was not on the issue."""

@@ -4,6 +4,7 @@ flags come from the real Unleash, the worker forwards to App endpoints served by
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,11 +17,13 @@ import pytest
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Issue, Mode, System
 from flags.secret import Secret
+from service.agents.bots import BotSupport
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.gate import gate_counts_key
 from service.agents.github_app.intake import check_app_delivery
 from service.devtools.app_receiver import create_app_receiver
 from service.github.signature import sign
+from service.outcomes.from_github import GitHubOutcomes
 from service.pipeline.stream import EventStream
 from service.pipeline.worker import Worker
 from service.routing.ownership import OwnershipStore
@@ -78,12 +81,9 @@ async def apps() -> AsyncIterator[Apps]:
 
 
 def gated_worker(runtime: Runtime, apps: Apps, **options: Any) -> Worker:
+    forwarder = options.pop("forwarder", WebhookForwarder(http=runtime.http))
     return make_worker(
-        runtime,
-        {},
-        systems=apps.systems(),
-        forwarder=options.pop("forwarder", WebhookForwarder(http=runtime.http)),
-        **options,
+        runtime, {}, bots=BotSupport(systems=apps.systems(), forwarder=forwarder), **options
     )
 
 
@@ -252,3 +252,30 @@ async def test_a_hand_back_forwards_the_issues_last_event_to_the_new_owner_only(
     assert owner is not None and owner.system is System.TYPESCRIPT
     counts = await runtime.redis.hgetall(gate_counts_key(runtime.prefix))
     assert counts["handed_over:typescript"] == "1"
+
+
+async def test_the_apps_own_pull_request_is_its_outcome(runtime: Runtime, apps: Apps) -> None:
+    systems = {
+        system: dataclasses.replace(config, bot_login=f"{system}-app[bot]")
+        for system, config in apps.systems().items()
+    }
+    outcomes = GitHubOutcomes(
+        runtime.redis, prefix=runtime.prefix, systems=systems, deadline_seconds=3600
+    )
+    bots = BotSupport(
+        systems=systems, forwarder=WebhookForwarder(http=runtime.http), outcomes=outcomes
+    )
+    async with gating(runtime, make_worker(runtime, {}, bots=bots)) as worker:
+        await both(worker.stream, "issues", 5, action="opened")
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="the issue")
+        pull = {
+            "number": 55,
+            "body": "Fixes #5",
+            "head": {"ref": "fix-5"},
+            "user": {"login": "typescript-app[bot]"},
+        }
+        await both(worker.stream, "pull_request", 0, action="opened", pull_request=pull)
+    rows: Any = await runtime.redis.xrange(f"{runtime.prefix}:completions")
+    ((_, row),) = rows
+    assert (row["system"], row["issue"], row["success"]) == ("typescript", f"{REPO}#5", "1")
+    assert await runtime.redis.zcard(outcomes.awaiting_key(System.TYPESCRIPT)) == 0

@@ -10,6 +10,7 @@ import pytest
 
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Mode, System
+from service.agents.bots import BotSupport
 from service.agents.triggers.agent import TriggerAgent, trigger_counts_key
 from service.agents.triggers.guard import TriggerGuard, foreign_trigger
 from service.devtools.github_standin import Standin
@@ -81,7 +82,8 @@ async def test_triggers_follow_the_owner_and_foreign_ones_are_removed_and_audite
             for system, trigger in TRIGGERS.items()
         }
         guard = TriggerGuard(agents=agents, redis=runtime.redis, prefix=runtime.prefix, policy=FAST)
-        worker = make_worker(runtime, dict(agents), triggers=guard)
+        bots = BotSupport(systems={}, triggers=guard)
+        worker = make_worker(runtime, dict(agents), bots=bots)
         async with running(worker):
             await worker.stream.append(delivery_id="t-1", event="issues", body=body(1))
             await eventually(lambda: drained(runtime.redis, worker.stream), what="the label")
