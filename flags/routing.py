@@ -7,6 +7,7 @@ The documented table. First matching row wins; ``-`` is none/no, ``X`` an existi
 ``?`` an unreadable flag::
 
     kill  mode             owner  rollout  acting      shadow      mode out            degraded
+    ovr   any              any    any      typescript  -           emergency_rollback  -
     ?     any              any    any      typescript  -           typescript_only     yes
     any   ?                any    any      typescript  -           typescript_only     yes
     on    any              any    any      typescript  -           emergency_rollback  -
@@ -24,7 +25,9 @@ The documented table. First matching row wins; ``-`` is none/no, ``X`` an existi
 ``claim`` is set exactly when there is no owner yet (every row may claim, the sticky ``X`` rows
 never do). ``hand_back`` is set only by the first three rows, when python owns the issue.
 Ownership is sticky: an owner keeps acting whatever the mode or the percentage says, until the
-kill switch (or a fallback decision) hands python's issues back to typescript. A snapshot whose
+kill switch (or a fallback decision) hands python's issues back to typescript. ``ovr`` is the
+break-glass override (``FlagSnapshot.override``: a rollback made while Unleash was down); it
+acts as the kill switch whatever the flags say, even when none can be read. A snapshot whose
 mode is ``emergency_rollback`` is treated like the kill switch. Flags served from the cache
 (Unleash unreachable, last known flags) are not degraded; the reason says "(cached flags)".
 """
@@ -74,6 +77,9 @@ def route(snapshot: FlagSnapshot, owner: System | None) -> Decision:
     """Decide who acts on an issue with these flags and this owner (see the module's table)."""
     note = _CACHED_NOTE if snapshot.freshness is Freshness.CACHED else ""
     problem = snapshot.problem or "no detail"
+    if snapshot.override:
+        why = "kill switch on (break-glass override, not yet in Unleash): typescript acts"
+        return _to_typescript(owner, Mode.EMERGENCY_ROLLBACK, why, "", degraded=False)
     if snapshot.kill_switch is None or snapshot.mode is None:
         why = f"flags unreadable ({problem}): typescript acts"
         return _to_typescript(owner, Mode.TYPESCRIPT_ONLY, why, note, degraded=True)

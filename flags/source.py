@@ -42,13 +42,17 @@ class Freshness(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FlagSnapshot:
-    """The three flags as evaluated for one issue. ``None`` means "could not be read"."""
+    """The three flags as evaluated for one issue. ``None`` means "could not be read".
+
+    ``override``: the break-glass brake is set in Redis (a rollback made while Unleash was
+    unreachable); it counts as the kill switch, whatever the flags say."""
 
     kill_switch: bool | None
     mode: Mode | None
     python_rollout: bool | None
     freshness: Freshness
     problem: str | None = None
+    override: bool = False
 
 
 def issue_context(repository: str, issue_number: int) -> EvaluationContext:

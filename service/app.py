@@ -27,6 +27,8 @@ from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
 from service.dashboard import route as dashboard_route
 from service.health.monitor import monitor_for
+from service.migration.control import MigrationControl
+from service.migration.override_sync import sync_overrides
 from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
 from service.runtime import Runtime, open_runtime
@@ -115,12 +117,22 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
                     open_runtime(settings, role="service")
                 )
             stop = asyncio.Event()
-            monitor = asyncio.create_task(
-                monitor_for(app.state.runtime).run(stop), name="health-monitor"
-            )
+            running: Runtime = app.state.runtime
+            monitor = asyncio.create_task(monitor_for(running).run(stop), name="health-monitor")
+            background = [monitor]
+            if settings.unleash_admin_token is not None:
+                control = MigrationControl(
+                    admin=running.admin(), redis=running.redis, prefix=running.prefix
+                )
+                holder = f"{settings.instance}-service"
+                background.append(
+                    asyncio.create_task(
+                        sync_overrides(control, holder=holder, stop=stop), name="override-sync"
+                    )
+                )
             yield
             stop.set()
-            await monitor
+            await asyncio.gather(*background)
             task: asyncio.Task[int] | None = getattr(app.state, "import_task", None)
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)

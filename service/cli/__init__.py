@@ -26,6 +26,7 @@ from service.cli import (
     worker_commands,
 )
 from service.cli.output import CommandError
+from service.migration.change_result import BrakeUnavailable
 from service.settings import SettingsError
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"switchyard: configuration: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (UnleashUnreachable, UnleashAuthError) as error:
+    except (UnleashUnreachable, UnleashAuthError, BrakeUnavailable) as error:
         print(f"switchyard: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except (UnleashError, CommandError) as error:

@@ -41,12 +41,7 @@ async def _control() -> AsyncIterator[MigrationControl]:
 
 
 def _report(result: ChangeResult, as_json: bool) -> int:
-    text = (
-        f"{result.before.describe()} -> {result.after.describe()}"
-        if result.changed
-        else f"no change: already {result.after.describe()}"
-    )
-    emit(result.as_dict(), as_json=as_json, text=text)
+    emit(result.as_dict(), as_json=as_json, text=result.summary())
     return 0
 
 

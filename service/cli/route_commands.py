@@ -10,6 +10,7 @@ from typing import Any
 
 from flags.model import Issue
 from service.cli.output import CommandError, emit, load_settings
+from service.migration.brake import Brake
 from service.routing.ownership import OwnershipStore
 from service.routing.router import IssueRouter
 from service.runtime import open_runtime
@@ -46,7 +47,9 @@ async def _route(args: argparse.Namespace) -> int:
     settings = load_settings()
     async with open_runtime(settings, role="cli") as runtime:
         router = IssueRouter(
-            flags=runtime.flags, owners=OwnershipStore(runtime.redis, prefix=runtime.prefix)
+            flags=runtime.flags,
+            owners=OwnershipStore(runtime.redis, prefix=runtime.prefix),
+            brake=Brake(runtime.redis, prefix=runtime.prefix),
         )
         routed = []
         show_progress = len(numbers) >= _PROGRESS_FROM and sys.stderr.isatty()

@@ -45,6 +45,9 @@ def _ago(at: object, now: float) -> str:
 
 
 def _state_line(status: dict[str, Any]) -> str:
+    if status.get("kill_switch_text"):  # the break-glass override, Unleash not yet told
+        unleash = f" (Unleash: {status['error']})" if status.get("error") else ""
+        return f"Migration: ** {status['kill_switch_text']} **{unleash}"
     if "mode" not in status:
         return f"Migration: unknown ({status.get('error', 'no Unleash admin token configured')})"
     mode = status["mode"]

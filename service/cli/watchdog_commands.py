@@ -11,6 +11,7 @@ from typing import Any
 
 from service.cli.output import load_settings
 from service.migration.control import MigrationControl
+from service.migration.override_sync import sync_overrides
 from service.runtime import open_runtime
 from service.watchdog.loop import Watchdog, WatchdogConfig
 
@@ -27,16 +28,18 @@ async def _watchdog(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    name = args.name or f"watchdog-{socket.gethostname()}"
     async with open_runtime(settings, role="watchdog") as runtime:
+        control = MigrationControl(
+            admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix
+        )
         watchdog = Watchdog(
             redis=runtime.redis,
             http=runtime.http,
-            control=MigrationControl(
-                admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix
-            ),
+            control=control,
             prefix=runtime.prefix,
             config=WatchdogConfig(
-                name=args.name or f"watchdog-{socket.gethostname()}",
+                name=name,
                 interval_seconds=args.interval,
                 dry_run=args.dry_run,
                 cooldown_seconds=args.cooldown,
@@ -44,7 +47,7 @@ async def _watchdog(args: argparse.Namespace) -> int:
                 python_health_url=settings.python_url,
             ),
         )
-        await watchdog.run(stop)
+        await asyncio.gather(watchdog.run(stop), sync_overrides(control, holder=name, stop=stop))
     return 0
 
 

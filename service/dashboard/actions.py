@@ -83,12 +83,14 @@ async def perform(
 
 def describe(action: str, result: ChangeResult) -> str:
     """One line for the page: what changed, or that nothing had to."""
+    if result.override or result.unrecorded:
+        return result.summary()
     if not result.changed:
-        return f"No change: already {result.after.describe()}."
+        return f"No change: already {result.after_text}."
     names = {
         "mode": "Mode switched",
         "rollout": "Rollout set",
         "rollback": "Emergency rollback: kill switch ON",
         "leave-rollback": "Left emergency rollback",
     }
-    return f"{names.get(action, action)}: {result.before.describe()} → {result.after.describe()}."
+    return f"{names.get(action, action)}: {result.before_text} → {result.after_text}."

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Mode, System
 from service.dashboard.charts import Series, line_chart
 from service.dashboard.trends import Trends
+from service.migration.brake import OVERRIDE_TEXT
 
 __all__ = ["SECURITY_HEADERS", "STATIC_DIR", "TEMPLATES", "WINDOWS", "view_model"]
 
@@ -180,7 +181,8 @@ def _watchdog(raw: dict[str, str]) -> dict[str, Any]:
 def _rollback_entry(transitions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The newest audit entry that turned the kill switch on."""
     for entry in transitions:
-        if str(entry.get("after", "")).startswith(Mode.EMERGENCY_ROLLBACK.value):
+        after = str(entry.get("after", ""))
+        if after.startswith(Mode.EMERGENCY_ROLLBACK.value) or after == OVERRIDE_TEXT:
             return entry
     return None
 

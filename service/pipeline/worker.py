@@ -12,10 +12,9 @@ then the shadow job (dry run) in parallel mode (:class:`~service.pipeline.dispat
 Pull request and CI events go to the quality sink. A poison entry is dead-lettered; Redis errors
 leave it pending and the loop pauses and carries on.
 
-While the kill switch is on, every worker also sweeps python's issues about once a second: for
-each issue python still owns, under the issue's lock, it cancels python's in-flight jobs (their
-deliveries are handed over to be routed again, see :meth:`Dispatcher.cancel_in_flight`) and
-hands the issue back to typescript (an issue whose lock is held is left to its event's worker).
+While the kill switch or the break-glass brake is on, each worker sweeps python's issues about
+once a second: under each issue's lock it cancels python's in-flight jobs (their deliveries are
+routed again) and hands the issue back to typescript (a locked issue is left to its event's worker).
 
 A heartbeat keeps the entries in hand from going idle. ``bots``: a GitHub App's delivery goes
 to the gate; triggers and GitHub-event outcomes hear of routings and hand-backs.
@@ -95,10 +94,9 @@ class Worker:
         self._claim_idle_ms = claim_idle_ms
         self._lock_ttl = lock_ttl_seconds
         self._lock = IssueLock(redis, prefix=prefix, ttl_seconds=lock_ttl_seconds)
-        self._flags = flags
         self._owners = OwnershipStore(redis, prefix=prefix)
-        self._router = IssueRouter(
-            flags=flags, owners=self._owners, counters=RoutingCounters(redis, prefix=prefix)
+        self._router = IssueRouter.counted(
+            flags=flags, owners=self._owners, redis=redis, prefix=prefix
         )
         self._next_sweep = 0.0
         self._dispatcher = Dispatcher(
@@ -253,13 +251,12 @@ class Worker:
         return True
 
     async def _sweep(self) -> None:
-        """While the kill switch is on: cancel python's in-flight work and hand its issues back
-        to typescript, issue by issue, each under its lock (at most every ``_SWEEP_SECONDS``)."""
+        """The rollback sweep of the module's docstring (at most every ``_SWEEP_SECONDS``)."""
         now = asyncio.get_running_loop().time()
         if now < self._next_sweep:
             return
         self._next_sweep = now + _SWEEP_SECONDS
-        if self._flags.snapshot(repository="", issue_number=0).kill_switch is not True:
+        if not await self._router.rolling_back():
             return
         for issue in await self._owners.issues_owned_by(System.PYTHON, limit=_SWEEP_BATCH):
             decision = (await self._router.explain(issue)).decision

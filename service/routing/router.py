@@ -4,11 +4,14 @@
 the owner, evaluates the flags for the issue, asks :func:`flags.routing.route` and records the
 outcome (a first claim, or python handing an issue back to typescript). :meth:`explain` does
 the same without writing anything, for ``switchyard route``. Degraded decisions (no flags) and
-decisions from cached flags are counted in Redis and logged, never silent.
+decisions from cached flags are counted in Redis and logged, never silent. The break-glass
+override (:mod:`service.migration.brake`) is read from Redis for every decision, so a rollback
+made while Unleash is down holds from the moment it returns.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -19,6 +22,7 @@ from redis.asyncio import Redis
 from flags.model import Issue, System
 from flags.routing import Decision, route
 from flags.source import FlagSource, Freshness
+from service.migration.brake import Brake
 from service.routing.ownership import Ownership, OwnershipStore
 
 __all__ = ["IssueRouter", "RoutedIssue", "RoutingCounters"]
@@ -96,19 +100,37 @@ class IssueRouter:
         flags: FlagSource,
         owners: OwnershipStore,
         counters: RoutingCounters | None = None,
+        brake: Brake | None = None,
     ) -> None:
         self._flags = flags
         self._owners = owners
         self._counters = counters
+        self._brake = brake
 
-    def _decide(self, issue: Issue, owner: System | None) -> tuple[Decision, Freshness]:
+    async def _decide(self, issue: Issue, owner: System | None) -> tuple[Decision, Freshness]:
         snapshot = self._flags.snapshot(repository=issue.repository, issue_number=issue.number)
+        if self._brake is not None and await self._brake.engaged():
+            snapshot = dataclasses.replace(snapshot, override=True)
         return route(snapshot, owner), snapshot.freshness
+
+    @classmethod
+    def counted(
+        cls, *, flags: FlagSource, owners: OwnershipStore, redis: Redis, prefix: str
+    ) -> IssueRouter:
+        """A router that counts its decisions and honours the break-glass brake (workers)."""
+        counters = RoutingCounters(redis, prefix=prefix)
+        return cls(flags=flags, owners=owners, counters=counters, brake=Brake(redis, prefix=prefix))
+
+    async def rolling_back(self) -> bool:
+        """The kill switch is on in the flags held, or the break-glass override is set."""
+        if self._flags.snapshot(repository="", issue_number=0).kill_switch is True:
+            return True
+        return self._brake is not None and await self._brake.engaged()
 
     async def explain(self, issue: Issue) -> RoutedIssue:
         """What :meth:`route` would decide now; writes nothing."""
         current = await self._owners.owner(issue)
-        decision, freshness = self._decide(issue, current.system if current else None)
+        decision, freshness = await self._decide(issue, current.system if current else None)
         return RoutedIssue(issue, decision, current, freshness)
 
     async def route(self, issue: Issue, *, delivery_id: str | None = None) -> RoutedIssue:
@@ -118,12 +140,12 @@ class IssueRouter:
         entry) is not counted twice.
         """
         current = await self._owners.owner(issue)
-        decision, freshness = self._decide(issue, current.system if current else None)
+        decision, freshness = await self._decide(issue, current.system if current else None)
         owner = current
         if decision.claim:
             owner, won = await self._owners.claim(issue, decision.acting, reason=decision.reason)
             if not won:  # another process claimed first: follow its owner
-                decision, freshness = self._decide(issue, owner.system)
+                decision, freshness = await self._decide(issue, owner.system)
         elif decision.hand_back:
             owner = await self._owners.hand_back(
                 issue, expected=System.PYTHON, to=System.TYPESCRIPT, reason=decision.reason

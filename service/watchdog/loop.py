@@ -139,7 +139,7 @@ class Watchdog:
         result = await self._control.rollback(actor=actor, reason=reason, evidence=verdict.evidence)
         if not result.changed:
             return "kill switch already on"
-        _log.error("rolled back: %s", reason)
+        _log.error("rolled back: %s", result.summary() if result.override else reason)
         fresh = await self._redis.set(
             f"{self._prefix}:watchdog:cooldown",
             "1",
@@ -154,7 +154,7 @@ class Watchdog:
                         "text": f":rotating_light: Switchyard rolled back to typescript: {reason}"
                     },
                 )
-        return "rolled back"
+        return "rolled back (break-glass override)" if result.override else "rolled back"
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -28,6 +28,7 @@ from flags.model import System
 from service.github.reconciler.ledger import Ledger
 from service.health.monitor import monitor_for, read_health
 from service.migration.audit import AuditTrail
+from service.migration.brake import OVERRIDE_TEXT, Brake
 from service.migration.control import NotProvisioned, read_state
 from service.outcomes.from_github import outcome_sources
 from service.outcomes.histogram import DurationHistogram, HistogramCounts
@@ -73,12 +74,17 @@ async def _collect(
             }
         except (UnleashError, NotProvisioned) as error:
             state = {"error": str(error)}
+    override = await Brake(runtime.redis, prefix=runtime.prefix).read()
+    if override is not None and override.pending and not state.get("kill_switch"):
+        state = {**state, "kill_switch": True, "kill_switch_text": OVERRIDE_TEXT}
+        state.setdefault("mode", "emergency_rollback")
     owners = await OwnershipStore(runtime.redis, prefix=runtime.prefix).counts()
     metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, window=window)
     watchdog = await runtime.redis.hgetall(f"{runtime.prefix}:watchdog:state")
     return {
         "at": time.time(),
         **state,
+        "override": override.as_dict() if override is not None else None,
         "owners": {system.value: count for system, count in owners.items()},
         "health": health,
         "comparison": {
@@ -179,12 +185,22 @@ class _Snapshot(Collector):
         yield from operations_families(status)
         yield from reconciler_families(status)
         if "kill_switch" in status:
-            kill = GaugeMetricFamily("switchyard_kill_switch", "1 when the kill switch is on")
+            kill = GaugeMetricFamily(
+                "switchyard_kill_switch", "1 when the kill switch (or its override) is on"
+            )
             kill.add_metric([], 1.0 if status["kill_switch"] else 0.0)
             yield kill
+        if isinstance(status.get("rollout_percentage"), int):
             rollout = GaugeMetricFamily("switchyard_rollout_percentage", "python's share")
             rollout.add_metric([], status["rollout_percentage"])
             yield rollout
+        override = status.get("override")
+        pending = GaugeMetricFamily(
+            "switchyard_kill_switch_override",
+            "1: kill switch ON (override, not yet in Unleash); the break-glass brake is pending",
+        )
+        pending.add_metric([], 1.0 if override and override["pending"] else 0.0)
+        yield pending
 
 
 class _Families(Collector):

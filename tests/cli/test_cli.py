@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, System
 from service.devtools.child_processes import free_port
+from service.migration.brake import Brake
 from service.migration.control import read_state
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.ownership import OwnershipStore
@@ -119,6 +120,22 @@ async def test_dead_letters_and_provision_report_json(
     assert report["changes"] == []  # provisioned already: nothing to do
 
 
+async def test_rollback_with_unleash_down_pulls_the_break_glass_brake(
+    cli_env: dict[str, str], flags_reset: UnleashAdmin, redis_client: Redis, prefix: str
+) -> None:
+    nowhere = {**cli_env, "UNLEASH_URL": f"http://127.0.0.1:{free_port()}"}
+    pulled = await run_cli("rollback", "--reason", "unleash down, python bad", env=nowhere)
+    assert pulled.code == 0, pulled.stderr
+    assert "kill switch ON (override, not yet in Unleash)" in pulled.stdout
+    assert await Brake(redis_client, prefix=prefix).engaged()
+    status = await run_cli("status", env=nowhere)
+    assert "kill switch ON (override, not yet in Unleash)" in status.stdout
+    as_json = (await run_cli("status", "--json", env=nowhere)).json()
+    assert as_json["kill_switch"] is True and as_json["override"]["pending"] is True
+    audit = (await run_cli("audit", "--json", env=cli_env)).json()
+    assert audit[0]["change"] == "rollback_override" and audit[0]["actor"] == "cli-test"
+
+
 async def test_exit_codes_name_the_problem(cli_env: dict[str, str]) -> None:
     helped = await run_cli("status", "--help", env=cli_env)
     assert helped.code == 0 and "--json" in helped.stdout
@@ -126,7 +143,10 @@ async def test_exit_codes_name_the_problem(cli_env: dict[str, str]) -> None:
     unconfigured = await run_cli("rollback", "--reason", "x", env=missing)
     assert unconfigured.code == 2 and "UNLEASH_ADMIN_TOKEN" in unconfigured.stderr
     nowhere = {**cli_env, "UNLEASH_URL": f"http://127.0.0.1:{free_port()}"}
-    unreachable = await run_cli("rollback", "--reason", "x", env=nowhere)
+    unreachable = await run_cli("mode", "parallel", "--reason", "x", env=nowhere)
     assert unreachable.code == 3, unreachable.stderr
+    no_redis = {**nowhere, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    nothing = await run_cli("rollback", "--reason", "x", env=no_redis)
+    assert nothing.code == 3 and "NOT applied" in nothing.stderr
     usage = await run_cli("rollout", "--reason", "x", env=cli_env)
     assert usage.code == 2  # argparse: the percentage is missing

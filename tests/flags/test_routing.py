@@ -158,6 +158,20 @@ def test_kill_switch_sends_everything_to_typescript() -> None:
         assert "kill switch" in decision.reason
 
 
+@pytest.mark.parametrize("kill", KILLS)
+@pytest.mark.parametrize("mode", MODES)
+def test_the_break_glass_override_acts_as_the_kill_switch_even_without_flags(
+    kill: bool | None, mode: Mode | None
+) -> None:
+    for owner, rollout in itertools.product(OWNERS, ROLLOUTS):
+        snapshot = FlagSnapshot(kill, mode, rollout, Freshness.MISSING, "gone", override=True)
+        decision = route(snapshot, owner)
+        assert (decision.acting, decision.shadow, decision.degraded) == (TS, None, False)
+        assert decision.mode is Mode.EMERGENCY_ROLLBACK
+        assert (decision.claim, decision.hand_back) == TYPESCRIPT_ALONE[owner]
+        assert "break-glass override" in decision.reason
+
+
 def test_unreadable_flags_fall_back_to_typescript_and_say_why() -> None:
     decision = route(FlagSnapshot(None, None, None, Freshness.MISSING), PY)
     assert decision == Decision(
