@@ -113,8 +113,13 @@ def render_status(status: dict[str, Any], *, now: float | None = None) -> str:
             f"{_ago(_number(watchdog.get('last_tick')), now)}"
             + (f"; {watchdog['action']}" if watchdog.get("action") else "")
         )
-        if watchdog.get("reasons"):
+        if watchdog.get("reasons") and watchdog.get("current") != "false":
             lines.append(f"  {watchdog['reasons']}")
+        if watchdog.get("fold") == "rebuilt":
+            lines.append(
+                "  folding from a rebuilt state (its stored fold was lost or unreadable"
+                f"{_ago(_number(watchdog.get('fold_rebuilt_at')), now)})"
+            )
     else:
         lines.append("Watchdog: no report yet")
     transitions = status.get("recent_transitions") or []

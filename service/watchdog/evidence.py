@@ -1,4 +1,5 @@
-"""The watchdog's evidence, assembled from the outcome streams in Redis.
+"""The watchdog's evidence by a full scan of the outcome streams: the reference the incremental
+fold (:mod:`service.watchdog.fold`, what the watchdog runs) must equal, row for row.
 
 Counts are accumulated from a fixed start (``since``, the watchdog's evidence epoch), which the
 confidence sequences of :mod:`service.watchdog.verdict` assume: the beginning of the recorded
@@ -13,7 +14,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from flags.model import System
-from service.outcomes.metrics import BUILD_KIND, read_rows
+from service.outcomes.buckets import BUILD_KIND, bin_of, quantile
+from service.outcomes.metrics import read_rows
 from service.watchdog.verdict import (
     Drift,
     Durations,
@@ -34,6 +36,16 @@ def evidence_epoch_key(prefix: str) -> str:
 
 def _tally(rows: list[dict[str, str]]) -> Tally:
     return Tally(sum(row["success"] == "1" for row in rows), len(rows))
+
+
+def _durations(rows: list[dict[str, str]], policy: Policy) -> Durations:
+    """Count, histogram p50 (as the fold keeps it) and count above the ceiling."""
+    histogram: dict[int, int] = {}
+    seconds = [max(float(row["duration_seconds"]), 0.0) for row in rows]
+    for value in seconds:
+        histogram[bin_of(value)] = histogram.get(bin_of(value), 0) + 1
+    above = sum(value > policy.duration_ceiling_seconds for value in seconds)
+    return Durations(len(seconds), quantile(histogram, 0.5), above)
 
 
 async def gather_evidence(
@@ -63,10 +75,7 @@ async def gather_evidence(
             pr=_tally(
                 [r for r in quality if r["system"] == system.value and r["kind"] == "pr_closed"]
             ),
-            durations=Durations.from_seconds(
-                [float(row["duration_seconds"]) for row in own],
-                ceiling=policy.duration_ceiling_seconds,
-            ),
+            durations=_durations(own, policy),
             health_failures=health_failures,
         )
 

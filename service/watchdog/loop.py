@@ -1,7 +1,8 @@
 """The watchdog: rolls the migration back when the evidence says python is worse.
 
 Its own process (``switchyard watchdog``); many may run, one acts: each tick, the holder of a
-Redis lease probes python's health, gathers the evidence (:mod:`service.watchdog.evidence`), asks
+Redis lease probes python's health, advances the incremental evidence fold
+(:mod:`service.watchdog.fold`: only the rows recorded since the last tick are read), asks
 the pure :func:`service.watchdog.verdict.decide`, and on a rollback verdict turns the kill switch on
 through
 the same code as ``switchyard rollback`` (:class:`~service.migration.control.MigrationControl`),
@@ -27,10 +28,10 @@ from flags.errors import UnleashError
 from flags.transitions import Actor, ActorKind
 from service.migration.control import MigrationControl
 from service.outcomes.recorder import stream_fields
-from service.watchdog.evidence import evidence_epoch_key, gather_evidence
+from service.watchdog.fold_store import EvidenceFold
 from service.watchdog.verdict import Policy, Verdict, decide
 
-__all__ = ["Watchdog", "WatchdogConfig"]
+__all__ = ["Watchdog", "WatchdogConfig", "describe_state"]
 
 _log = logging.getLogger("switchyard.watchdog")
 
@@ -40,6 +41,25 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
 """
+
+
+def describe_state(raw: dict[str, str], *, now: float) -> dict[str, str]:
+    """The last tick's state as status shows it: ``current`` is "false" once the last tick is
+    older than three intervals (at least 30 s), and then the verdict is no longer the watchdog's
+    current word (a verdict and action from before a kill switch was turned off, say)."""
+    if not raw:
+        return {}
+    try:
+        age = now - float(raw.get("last_tick") or 0)
+        interval = float(raw.get("interval_seconds") or 10.0)
+    except ValueError:
+        age, interval = float("inf"), 10.0
+    current = age <= max(3 * interval, 30.0)
+    described = {**raw, "current": str(current).lower(), "age_seconds": f"{age:.1f}"}
+    if not current:
+        described["verdict"] = f"stale ({raw.get('verdict', '?')} {age:.0f} s ago)"
+        described.pop("action", None)
+    return described
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +90,7 @@ class Watchdog:
         self.config = config
         self._lease = redis.register_script(_RENEW)
         self.state_key = f"{prefix}:watchdog:state"
+        self.fold = EvidenceFold(redis, prefix=prefix, policy=config.policy)
 
     async def _leader(self) -> bool:
         ttl_ms = int(self.config.interval_seconds * 3000)
@@ -77,10 +98,6 @@ class Watchdog:
             keys=[f"{self._prefix}:watchdog:lease"], args=[self.config.name, ttl_ms]
         )
         return bool(held)
-
-    async def _since(self) -> float:
-        """The evidence epoch: everything recorded, until leaving a rollback restarts it."""
-        return float(await self._redis.get(evidence_epoch_key(self._prefix)) or 0)
 
     async def _python_health_failures(self) -> int:
         key = f"{self._prefix}:health:python:consecutive-failures"
@@ -108,26 +125,29 @@ class Watchdog:
         """One round; None when another watchdog holds the lease."""
         if not await self._leader():
             return None
-        evidence = await gather_evidence(
-            self._redis,
-            prefix=self._prefix,
-            since=await self._since(),
-            policy=self.config.policy,
-            python_health_failures=await self._python_health_failures(),
-        )
-        verdict = decide(evidence, self.config.policy)
+        health_failures = await self._python_health_failures()
+        fold = await self.fold.advance()
+        verdict = decide(fold.evidence(python_health_failures=health_failures), self.config.policy)
         state: dict[str, str] = {
             "leader": self.config.name,
             "last_tick": f"{time.time():.3f}",
+            "interval_seconds": repr(self.config.interval_seconds),
             "dry_run": str(self.config.dry_run).lower(),
             "verdict": "rollback" if verdict.rollback else "ok",
             "rule": verdict.rule.value if verdict.rule else "",
             "reasons": "; ".join(verdict.reasons),
             "evidence": json.dumps(verdict.evidence),
+            "epoch": f"{fold.epoch:.3f}",
+            "folded_rows": str(fold.rows),
+            "fold": "rebuilt" if fold.rebuilt_at is not None else "incremental",
+            "fold_rebuilt_at": "" if fold.rebuilt_at is None else f"{fold.rebuilt_at:.3f}",
         }
         if verdict.rollback:
             state["action"] = await self._act(verdict)
-        await self._redis.hset(self.state_key, mapping=stream_fields(state))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.state_key)  # this tick's state only: no earlier action lingers
+            pipe.hset(self.state_key, mapping=stream_fields(state))
+            await pipe.execute()
         return verdict
 
     async def _act(self, verdict: Verdict) -> str:

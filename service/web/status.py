@@ -38,6 +38,7 @@ from service.pipeline.stream import EventStream
 from service.routing.ownership import OwnershipStore
 from service.routing.router import RoutingCounters
 from service.runtime import Runtime
+from service.watchdog.loop import describe_state
 from service.web.intake_errors import intake_error_family
 from service.web.ops_metrics import operations_families
 from service.web.reconciler_metrics import reconciler_families
@@ -101,7 +102,7 @@ async def _collect(
             for k, v in (await runtime.redis.hgetall(counts_key(runtime.prefix))).items()
         },
         "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
-        "watchdog": {str(k): str(v) for k, v in watchdog.items()},
+        "watchdog": describe_state({str(k): str(v) for k, v in watchdog.items()}, now=time.time()),
         "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
         "completions": [
             {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
