@@ -36,6 +36,7 @@ from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.runtime import Runtime, open_runtime, unleash_admin
 from service.settings import Settings
+from tests import stack_lock
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -48,7 +49,9 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
     config = stack.StackConfig.from_env(os.environ, repo=REPO)
-    return stack.up(config)
+    env = stack.up(config)
+    stack_lock.share(config.root)  # see tests/stack_lock.py
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from service.devtools.child_processes import free_port, stop_process
 from service.pipeline.jobs import JobState, JobStore, job_id_for
 from service.pipeline.stream import GROUP, EventStream
 from service.settings import Settings
+from tests import stack_lock
 from tests.conftest import REPO
 from tests.pipeline.test_worker import Sims, eventually
 
@@ -285,15 +286,17 @@ async def redis_server(directory: Path, config: Mapping[str, str]) -> AsyncItera
 @contextlib.asynccontextmanager
 async def unleash_outage(settings: Settings) -> AsyncIterator[None]:
     """Stop the stack's real Unleash (by its pid file) for the block; start it again after,
-    through the same code as ``switchyard stack up`` (which waits until it is healthy)."""
+    through the same code as ``switchyard stack up`` (which waits until it is healthy). Other
+    test sessions on the same stack are kept out meanwhile (:mod:`tests.stack_lock`)."""
     config = stack.StackConfig.from_env(os.environ, repo=REPO)
-    os.kill(int((config.pids / "unleash.pid").read_text()), signal.SIGTERM)
-    try:
+    async with stack_lock.exclusive(config.root):  # other sessions on this stack wait
+        os.kill(int((config.pids / "unleash.pid").read_text()), signal.SIGTERM)
+        try:
 
-        async def down() -> bool:
-            return not await _answers(f"{settings.unleash_url}/health")
+            async def down() -> bool:
+                return not await _answers(f"{settings.unleash_url}/health")
 
-        await eventually(down, what="Unleash to stop", within=20)
-        yield
-    finally:
-        await asyncio.to_thread(stack.up, config)
+            await eventually(down, what="Unleash to stop", within=20)
+            yield
+        finally:
+            await asyncio.to_thread(stack.up, config)

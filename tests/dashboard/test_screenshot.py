@@ -43,8 +43,6 @@ from service.watchdog.loop import Watchdog, WatchdogConfig
 from tests.browser import Tab, log_in
 from tests.conftest import REPO, record_completion, serve_app
 
-pytestmark = pytest.mark.integration
-
 ARTIFACTS = REPO / "tests" / "artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 
@@ -144,6 +142,7 @@ async def _shadow_pair(
         )
 
 
+@pytest.mark.integration
 async def test_screenshot_of_a_busy_migration(
     settings: Settings, prefix: str, flags_reset: UnleashAdmin, tab: Tab, http: httpx.AsyncClient
 ) -> None:

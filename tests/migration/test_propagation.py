@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,11 +22,13 @@ from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Issue
 from flags.provision import EVENTS_SECRET_HEADER
 from flags.transitions import Actor, ActorKind
+from service.devtools import stack
 from service.devtools.propagation_timing import RuntimeObserver, time_flips, wait_for_the_addon
 from service.migration.control import MigrationControl
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
-from tests.conftest import RunningService, serve_app
+from tests import stack_lock
+from tests.conftest import REPO, RunningService, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +51,12 @@ async def addon_service(
 ) -> AsyncIterator[RunningService]:
     """The service where the provisioned webhook addon calls it (SWITCHYARD_URL's port), once
     Unleash has started calling it. Unleash caches its addon list for a minute, so an addon
-    created moments ago (a fresh stack) may take up to 60 s to fire for the first time."""
+    created moments ago (a fresh stack) may take up to 60 s to fire for the first time. The
+    port is the stack's own: other test sessions on the stack wait (tests/stack_lock.py)."""
     port = urlsplit(settings.service_url).port or 80
     own = dataclasses.replace(settings, redis_prefix=prefix)
-    async with serve_app(own, port) as running:
+    config = stack.StackConfig.from_env(os.environ, repo=REPO)
+    async with stack_lock.exclusive(config.root), serve_app(own, port) as running:
         await wait_for_the_addon(
             flags_reset, lambda: running.app.state.unleash_notifications > 0, within=90
         )
@@ -84,9 +89,8 @@ async def test_rollback_through_switchyard_reaches_other_processes(
     times = await _measure(
         worker, flags_reset, lambda: control.rollback(actor=ALICE, reason="drill")
     )
-    summary = _report("switchyard", times)
-    assert worker.listener.received >= FLIPS
-    assert summary["max_s"] < 15
+    _report("switchyard", times)
+    assert worker.listener.received >= FLIPS  # by broadcast; how fast is bench/propagation.py's
 
 
 async def test_flip_in_unleash_reaches_routing_through_the_addon(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from redis.asyncio import Redis
 
 from flags.model import Issue, System
@@ -24,6 +25,7 @@ def _check(kind: CheckKind, delivery_id: str, *, success: bool) -> CheckComplete
     )
 
 
+@pytest.mark.integration
 async def test_build_success_counts_check_suites_only(redis_client: Redis, prefix: str) -> None:
     await OwnershipStore(redis_client, prefix=prefix).claim(
         Issue("acme/app", 7), System.PYTHON, reason="test"

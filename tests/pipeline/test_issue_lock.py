@@ -61,10 +61,11 @@ async def test_locks_of_different_issues_are_independent(
 
 
 async def test_expired_holder_is_fenced_off(redis: aioredis.Redis, prefix: str) -> None:
-    lock = _lock(redis, prefix, ttl_seconds=0.1)
+    lock = _lock(redis, prefix, ttl_seconds=30)
     old_holder = lock.hold(ISSUE)
     old = await old_holder.__aenter__()
-    await asyncio.sleep(0.15)  # the old holder stalls past the ttl
+    await redis.pexpire(lock._key(ISSUE), 1)  # the old holder stalls past the ttl ...
+    await asyncio.sleep(0.05)  # ... by 50 times the 1 ms left
     assert not await lock.is_current(ISSUE, old)
 
     async with lock.hold(ISSUE, wait_seconds=0) as new:
@@ -77,13 +78,16 @@ async def test_expired_holder_is_fenced_off(redis: aioredis.Redis, prefix: str) 
 
 
 async def test_extend_keeps_a_long_holder_current(redis: aioredis.Redis, prefix: str) -> None:
-    lock = _lock(redis, prefix, ttl_seconds=0.2)
+    lock = _lock(redis, prefix, ttl_seconds=30)
+    key = lock._key(ISSUE)
     async with lock.hold(ISSUE) as token:
-        for _ in range(3):  # 0.3 s in all, longer than the ttl
-            await asyncio.sleep(0.1)
+        for _ in range(3):  # each time, the ttl has all but run out: 20 ms left
+            await redis.pexpire(key, 20)
             assert await lock.extend(ISSUE, token)
+            assert await redis.pttl(key) > 29_000  # renewed to the full ttl
         assert await lock.is_current(ISSUE, token)
         assert not await lock.extend(ISSUE, token + 1)
+        assert await redis.pttl(key) > 29_000
 
 
 async def test_hold_times_out_while_another_holds(redis: aioredis.Redis, prefix: str) -> None:

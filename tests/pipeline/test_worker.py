@@ -556,9 +556,13 @@ async def test_a_worker_survives_its_redis_connections_being_killed(
 async def test_a_slow_dispatch_is_not_claimed_away_from_a_live_worker(
     runtime: Runtime, sims: Sims
 ) -> None:
-    await sims.control(System.TYPESCRIPT, accept_delay_ms=1500)  # 2.5 x the claim idle time
+    # w1 touches its entry every 100 ms (a third of its claim idle time); w2 claims entries idle
+    # for 1.5 s. The dispatch takes 3.5 s: without the heartbeat w2 would claim it after 1.5 s,
+    # and only a stall of 1.4 s (14 heartbeats) could make w2 claim it with the heartbeat.
+    await sims.control(System.TYPESCRIPT, accept_delay_ms=3500)
     agents = sims.agents(runtime.http)
-    slow, other = (make_worker(runtime, agents, name, claim_idle_ms=600) for name in ("w1", "w2"))
+    slow = make_worker(runtime, agents, "w1", claim_idle_ms=300)
+    other = make_worker(runtime, agents, "w2", claim_idle_ms=1500)
     async with running(slow):
         await slow.stream.append(delivery_id="d-12", event="issues", body=issue_body(12))
 
@@ -567,9 +571,13 @@ async def test_a_slow_dispatch_is_not_claimed_away_from_a_live_worker(
 
         await eventually(at_agent, what="the dispatch to start")
         async with running(other):
-            await asyncio.sleep(1.2)  # twice the idle time: w2 would have claimed it by now
-            [pending] = await runtime.redis.xpending_range(slow.stream.key, GROUP, "-", "+", 10)
-            assert (pending["consumer"], pending["times_delivered"]) == ("w1", 1)
+
+            async def acknowledged_by_w1_alone() -> bool:
+                pending = await runtime.redis.xpending_range(slow.stream.key, GROUP, "-", "+", 10)
+                assert [(p["consumer"], p["times_delivered"]) for p in pending] in ([], [("w1", 1)])
+                return not pending
+
+            await eventually(acknowledged_by_w1_alone, what="w1's ack")
             await eventually(lambda: drained(runtime.redis, slow.stream), what="the ack")
     assert (await sims.jobs(System.TYPESCRIPT))[act_id("d-12")]["received"] == 1
 
