@@ -57,6 +57,7 @@ from bench.common import (
 )
 from bench.loadgen import RawTarget
 from flags.model import System
+from service.keys import Keys
 
 __all__ = ["main", "measure", "measure_run"]
 
@@ -170,7 +171,7 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
     try:
         async with _pipeline(env, prefix, workers) as pipeline:
             target = RawTarget(f"{pipeline.service_url}/webhooks/github")
-            key = f"{prefix}:completions"
+            key = Keys(prefix).completions
             try:
                 await _post_all(target, deliveries[:WARMUP_EVENTS])
                 await _completions(redis, key, WARMUP_EVENTS)
@@ -183,7 +184,7 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
                 cpu_after["load generator"] = time.process_time()
             finally:
                 await target.aclose()
-            dead = int(await redis.xlen(f"{prefix}:dead-letters"))
+            dead = int(await redis.xlen(Keys(prefix).dead_letters))
     finally:
         await redis.aclose()
         await delete_prefix(settings.redis_url, prefix)

@@ -71,6 +71,7 @@ from bench.common import (
     wait_ready,
 )
 from service.app import create_app
+from service.keys import Keys
 from service.settings import Settings
 
 __all__ = ["UVICORN_OPTIONS", "LoadResult", "Options", "bare_app", "main", "measure"]
@@ -106,7 +107,7 @@ def xadd_app(settings: Settings) -> Starlette:
     """The floor of a persisted intake: read the body, one ``XADD`` through redis-py (the
     service's kind of pool), answer 202. No signature, no parsing, no dedupe, no counter."""
     state: dict[str, Redis] = {}
-    key = f"{settings.redis_prefix}:xadd-floor"
+    key = Keys(settings.redis_prefix).xadd_floor
 
     async def accept(request: Request) -> Response:
         body = await request.body()
@@ -325,7 +326,7 @@ def _serve_argv(kind: str, port: int) -> list[str]:
 async def _stream_length(redis_url: str, prefix: str) -> int:
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
-        return int(await redis.xlen(f"{prefix}:events"))
+        return int(await redis.xlen(Keys(prefix).events))
     finally:
         await redis.aclose()
 

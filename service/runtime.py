@@ -17,6 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from flags.admin_api import UnleashAdmin
 from flags.provider import UnleashFlagProvider
 from flags.source import FlagSource
+from service.keys import Keys
 from service.migration.propagation import FlagChangeListener
 from service.settings import Settings
 
@@ -35,6 +36,10 @@ class Runtime:
     @property
     def prefix(self) -> str:
         return self.settings.redis_prefix
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.settings.redis_prefix)
 
     def admin(self) -> UnleashAdmin:
         return unleash_admin(self.settings, self.http)

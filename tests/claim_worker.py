@@ -1,8 +1,8 @@
 """A separate OS process that races other processes to claim issues (test_ownership).
 
 ``python -m tests.claim_worker REDIS_URL PREFIX SYSTEM REPOSITORY COUNT START``: says it is
-ready by pushing to ``{PREFIX}:ready``, waits at the barrier ``{PREFIX}:go`` (BLPOP) so every
-worker starts at the same moment, claims issues 1..COUNT of REPOSITORY for SYSTEM one after
+ready by pushing to ``Keys.barrier_ready``, waits at the barrier ``Keys.barrier_go`` (BLPOP) so
+every worker starts at the same moment, claims issues 1..COUNT of REPOSITORY for SYSTEM one after
 the other beginning at issue START (workers start at different issues, so they collide all
 along the way, not only at the first), and prints one JSON line per issue:
 ``{"number", "won", "system", "token"}``.
@@ -17,6 +17,7 @@ import sys
 import redis.asyncio as aioredis
 
 from flags.model import Issue, System
+from service.keys import Keys
 from service.routing.ownership import OwnershipStore
 
 __all__ = ["main"]
@@ -25,11 +26,12 @@ __all__ = ["main"]
 async def _race(
     url: str, prefix: str, system: System, repository: str, count: int, start: int
 ) -> None:
-    redis = aioredis.from_url(url, decode_responses=True)
+    # redis-py's default socket timeout (5 s) would cut the 10 s BLPOP short
+    redis = aioredis.from_url(url, decode_responses=True, socket_timeout=30)
     try:
         store = OwnershipStore(redis, prefix=prefix)
-        await redis.rpush(f"{prefix}:ready", str(system))
-        if not await redis.blpop([f"{prefix}:go"], timeout=10):
+        await redis.rpush(Keys(prefix).barrier_ready, str(system))
+        if not await redis.blpop([Keys(prefix).barrier_go], timeout=10):
             raise SystemExit("no go signal within 10 s")
         numbers = [(start - 1 + i) % count + 1 for i in range(count)]
         issues = [Issue(repository=repository, number=n) for n in numbers]

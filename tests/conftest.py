@@ -32,6 +32,7 @@ from service.app import create_app
 from service.devtools import stack
 from service.devtools.child_processes import free_port
 from service.devtools.redis_prefix import delete_prefix
+from service.keys import Keys
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.runtime import Runtime, open_runtime, unleash_admin
@@ -96,7 +97,7 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def prefix(settings: Settings, redis_client: Redis) -> AsyncIterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    own = f"{settings.redis_prefix}:{uuid.uuid4().hex[:10]}"
+    own = Keys(settings.redis_prefix).scoped(uuid.uuid4().hex[:10]).prefix
     yield own
     await delete_prefix(redis_client, own)
 

@@ -28,6 +28,7 @@ from service.devtools.child_processes import ChildExited, ChildProcesses, free_p
 from service.devtools.demo import Demo, DemoFailed, DemoPlan
 from service.devtools.redis_prefix import delete_prefix
 from service.devtools.webhook_sender import WebhookSender
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.runtime import unleash_admin
 from service.settings import Settings, SettingsError
@@ -40,7 +41,9 @@ async def _prepare(
 ) -> None:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
-        existing = [k async for k in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=10)]
+        existing = [
+            k async for k in redis.scan_iter(match=Keys(settings.redis_prefix).pattern, count=10)
+        ]
         if existing and not fresh:
             raise CommandError(
                 f"Redis already holds keys under {settings.redis_prefix!r}; run with --fresh to "

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
 from service.errors import AuthRefused, Forbidden, Unauthenticated
+from service.keys import Keys
 
 __all__ = [
     "CSRF_FIELD",
@@ -130,7 +131,7 @@ class DashboardAuth:
         return self._signer is not None
 
     def _key(self, session_id: str) -> str:
-        return f"{self._prefix}:dashboard:session:{session_id}"
+        return Keys(self._prefix).dashboard_session(session_id)
 
     async def login(self, token: str, actor: str) -> tuple[Session, str] | None:
         """A new session and its cookie value when ``token`` is the admin token, else None."""

@@ -18,6 +18,7 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.keys import Keys
 from service.runtime import Runtime
 
 __all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health"]
@@ -48,7 +49,7 @@ class HealthMonitor:
     ) -> None:
         self._redis = redis
         self._http = http
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._urls = urls  # typescript, python, unleash -> base URL
 
     async def _probe_redis(self) -> dict[str, Any]:
@@ -74,15 +75,14 @@ class HealthMonitor:
                 for name, result in checks.items():
                     if result["healthy"] is None:
                         continue
-                    key = f"{self._prefix}:health:{name}"
                     record = json.dumps({**result, "at": now})
-                    pipe.set(f"{key}:latest", record)
-                    pipe.lpush(f"{key}:history", record)
-                    pipe.ltrim(f"{key}:history", 0, _HISTORY - 1)
+                    pipe.set(self._keys.health_latest(name), record)
+                    pipe.lpush(self._keys.health_history(name), record)
+                    pipe.ltrim(self._keys.health_history(name), 0, _HISTORY - 1)
                     if result["healthy"]:
-                        pipe.set(f"{key}:consecutive-failures", 0)
+                        pipe.set(self._keys.health_failures(name), 0)
                     else:
-                        pipe.incr(f"{key}:consecutive-failures")
+                        pipe.incr(self._keys.health_failures(name))
                 await pipe.execute()
         return checks
 
@@ -112,15 +112,15 @@ def monitor_for(runtime: Runtime) -> HealthMonitor:
 
 async def read_health(redis: Redis, *, prefix: str) -> dict[str, dict[str, Any]]:
     """The latest recorded result of each component, with its consecutive failures."""
+    keys = Keys(prefix)
     summary: dict[str, dict[str, Any]] = {}
     for name in COMPONENTS:
-        key = f"{prefix}:health:{name}"
-        latest = await redis.get(f"{key}:latest")
+        latest = await redis.get(keys.health_latest(name))
         if latest is None:
             continue
         summary[name] = {
             **json.loads(latest),
-            "consecutive_failures": int(await redis.get(f"{key}:consecutive-failures") or 0),
-            "history": await redis.llen(f"{key}:history"),
+            "consecutive_failures": int(await redis.get(keys.health_failures(name)) or 0),
+            "history": await redis.llen(keys.health_history(name)),
         }
     return summary

@@ -14,6 +14,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from service.keys import Keys
+
 __all__ = ["AuditEntry", "AuditTrail"]
 
 _MAX_ENTRIES = 100_000
@@ -41,7 +43,7 @@ class AuditTrail:
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
-        self.key = f"{prefix}:audit"
+        self.key = Keys(prefix).audit
 
     async def record(self, entry: AuditEntry) -> None:
         member = json.dumps({**entry.as_dict(), "id": uuid.uuid4().hex})

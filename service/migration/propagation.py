@@ -19,13 +19,15 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.keys import Keys
+
 __all__ = ["FlagChangeListener", "flag_channel", "publish_flag_change"]
 
 _log = logging.getLogger("switchyard.propagation")
 
 
 def flag_channel(prefix: str) -> str:
-    return f"{prefix}:flags-changed"
+    return Keys(prefix).flags_changed
 
 
 async def publish_flag_change(redis: Redis, *, prefix: str, source: str) -> int:

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG
+from service.keys import Keys
 from service.migration.audit import AuditEntry, AuditTrail
 
 __all__ = ["describe_event", "import_unleash_events"]
@@ -57,8 +58,8 @@ async def import_unleash_events(
 ) -> int:
     """Import new events on the migration flags; returns how many entries were added."""
     trail = audit or AuditTrail(redis, prefix=prefix)
-    cursor_key = f"{prefix}:unleash-events-cursor"
-    own_key = f"{prefix}:unleash-own-events"
+    cursor_key = Keys(prefix).unleash_events_cursor
+    own_key = Keys(prefix).unleash_own_events
     cursor = int(await redis.get(cursor_key) or 0)
     fresh: list[dict[str, Any]] = []
     offset = 0

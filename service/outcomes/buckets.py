@@ -4,13 +4,15 @@ Every completion, quality row and shadow comparison adds to three bucket hashes,
 resolution, in the same Lua script that appends its stream entry (after the repeat check, so
 a repeat counts nowhere):
 
-==========  ==========  ===================================  ==========================
-resolution  bucket      kept                                 key
-==========  ==========  ===================================  ==========================
-minute      60 s        2 days after the bucket ends         ``{prefix}:rm:m:{start}``
-hour        3,600 s     90 days after the bucket ends        ``{prefix}:rm:h:{start}``
-day         86,400 s    for ever                             ``{prefix}:rm:d:{start}``
-==========  ==========  ===================================  ==========================
+==========  ==========  ===================================  ====
+resolution  bucket      kept                                 name
+==========  ==========  ===================================  ====
+minute      60 s        2 days after the bucket ends         ``m``
+hour        3,600 s     90 days after the bucket ends        ``h``
+day         86,400 s    for ever                             ``d``
+==========  ==========  ===================================  ====
+
+A bucket's key is ``Keys.read_model_bucket(name, start)`` (:mod:`service.keys`).
 
 (Rolling minutes up into hours and days at write time costs two more ``HINCRBY`` per field and
 needs no roll-up job that could fall behind.) A bucket is a hash of counters, fields
@@ -42,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flags.model import System
+from service.keys import Keys
 
 __all__ = [
     "ADD_TO_BUCKETS_LUA",
@@ -84,12 +87,12 @@ class Resolution:
         return int(at // self.seconds) * self.seconds
 
     def key(self, prefix: str, start: int) -> str:
-        return f"{prefix}:rm:{self.name}:{start}"
+        return Keys(prefix).read_model_bucket(self.name, start)
 
 
 def rebuild_set_key(prefix: str) -> str:
     """The set of bucket keys found corrupt, waiting to be rebuilt from the streams."""
-    return f"{prefix}:rm:rebuild"
+    return Keys(prefix).read_model_rebuild
 
 
 MINUTE = Resolution("m", 60, 2 * 86400)

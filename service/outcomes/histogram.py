@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.keys import Keys
 
 __all__ = ["BUCKETS", "DurationHistogram", "HistogramCounts", "bucket_field"]
 
@@ -53,7 +54,7 @@ class DurationHistogram:
 
     def key(self, system: System, *, dry_run: bool) -> str:
         role = "shadow" if dry_run else "acting"
-        return f"{self._prefix}:histogram:{system.value}:{role}"
+        return Keys(self._prefix).histogram(system, role)
 
     async def observe(
         self, system: System, *, seconds: float, success: bool, dry_run: bool

@@ -30,6 +30,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.keys import Keys
 from service.outcomes.buckets import BUILD_KIND, Counts, histogram_of, quantile
 from service.outcomes.read_model import ReadModel
 from service.outcomes.stats import wilson_interval
@@ -181,9 +182,9 @@ async def read_metrics(
         counts = await ReadModel(redis, prefix=prefix).window(start, now=moment)
         return metrics_from_counts(counts, label="since" if since is not None else window)
     label = f"last {last_n}"
-    completions = await read_rows(redis, f"{prefix}:completions", last_n=last_n)
-    quality = await read_rows(redis, f"{prefix}:quality", last_n=last_n)
-    comparisons = await read_rows(redis, f"{prefix}:comparisons", last_n=last_n)
+    completions = await read_rows(redis, Keys(prefix).completions, last_n=last_n)
+    quality = await read_rows(redis, Keys(prefix).quality, last_n=last_n)
+    comparisons = await read_rows(redis, Keys(prefix).comparisons, last_n=last_n)
     result = {}
     for system in System:
         acting = [

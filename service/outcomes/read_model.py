@@ -5,7 +5,7 @@ then) and ``series(start, step, count)`` (one sum per equal step, for trend char
 bounded number of hashes whatever the history holds.
 
 A bucket that cannot be read (a field that is not an integer) or that the recording script found
-corrupt (listed in ``{prefix}:rm:rebuild``) is rebuilt from the outcome streams before it is
+corrupt (listed in ``Keys.read_model_rebuild``) is rebuilt from the outcome streams before it is
 summed, and logged once per key. The rebuild reads the stream entries whose ids fall within five
 minutes of the bucket (the recorder's clock is the Redis server's, to within that) and counts
 those whose ``at`` lies in the bucket; rows already trimmed from a stream (``MAXLEN`` 200,000)
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from service.keys import OUTCOME_STREAMS, Keys
 from service.outcomes.buckets import (
     RESOLUTIONS,
     Counts,
@@ -155,8 +156,13 @@ class ReadModel:
         end = start + resolution.seconds
         low, high = f"{start * 1000 - _SLACK_MS}", f"{end * 1000 + _SLACK_MS}"
         rows = {}
-        for stream in ("completions", "quality", "comparisons"):
-            raw = await self._redis.xrange(f"{self._prefix}:{stream}", min=low, max=high) or []
+        for stream in OUTCOME_STREAMS:
+            raw = (
+                await self._redis.xrange(
+                    Keys(self._prefix).outcome_stream(stream), min=low, max=high
+                )
+                or []
+            )
             rows[stream] = [
                 {str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw
             ]

@@ -24,6 +24,7 @@ from redis.typing import EncodableT, FieldT
 from flags.model import Issue
 from service.agents.completion import Completion
 from service.github.events import CheckCompleted, PullRequestClosed
+from service.keys import Keys
 from service.outcomes.buckets import (
     ADD_TO_BUCKETS_LUA,
     BucketSpec,
@@ -101,9 +102,10 @@ class OutcomeRecorder:
         self._clock = clock  # stamps entries and picks their buckets; injectable for history
         self._owners = OwnershipStore(redis, prefix=prefix)
         self._histogram = DurationHistogram(redis, prefix=prefix)
-        self.completions_key = f"{prefix}:completions"
-        self.comparisons_key = f"{prefix}:comparisons"
-        self.quality_key = f"{prefix}:quality"
+        self._keys = Keys(prefix)
+        self.completions_key = self._keys.completions
+        self.comparisons_key = self._keys.comparisons
+        self.quality_key = self._keys.quality
         self._record_once = redis.register_script(_RECORD_ONCE)
         self._append_once = redis.register_script(_APPEND_ONCE)
 
@@ -111,7 +113,7 @@ class OutcomeRecorder:
         return bucket_spec(self._prefix, float(at), fields, now=self._clock())
 
     def _pr_key(self, repository: str, pr_number: int) -> str:
-        return f"{self._prefix}:pr:{repository}#{pr_number}"
+        return self._keys.pr(repository, pr_number)
 
     def _entry(self, job: Job, completion: Completion) -> dict[str, str]:
         return {
@@ -153,7 +155,7 @@ class OutcomeRecorder:
         )
         first = await self._record_once(
             keys=[
-                f"{self._prefix}:completion-seen:{job.job_id}",
+                self._keys.completion_seen(job.job_id),
                 self.completions_key,
                 self._histogram.key(job.system, dry_run=completion.dry_run),
                 rebuild_set_key(self._prefix),
@@ -183,7 +185,7 @@ class OutcomeRecorder:
 
     async def _pair(self, job: Job, entry: dict[str, str]) -> dict[str, str] | None:
         """Pair acting and shadow outcomes of one delivery; emit once when both are in."""
-        key = f"{self._prefix}:pair:{job.delivery_id}:{job.issue}"
+        key = self._keys.pair(job.delivery_id, job.issue)
         role = "candidate" if job.dry_run else "control"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, role, json.dumps(entry))  # a repeat keeps the first report
@@ -251,10 +253,10 @@ class OutcomeRecorder:
         success: bool,
         delivery_id: str,
     ) -> bool:
-        seen = f"{self._prefix}:quality-seen:{delivery_id}"
+        seen = self._keys.quality_seen(delivery_id)
         if found is None:
             if await self._redis.set(seen, "1", nx=True, ex=_PAIR_TTL):
-                await self._redis.hincrby(f"{self._prefix}:quality:unattributed", kind, 1)
+                await self._redis.hincrby(self._keys.quality_unattributed, kind, 1)
             return False
         issue, system = found
         entry = {

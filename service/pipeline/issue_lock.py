@@ -7,8 +7,8 @@ backstop against crashed holders; a holder that may outlive it calls ``extend`` 
 acting, ``is_current`` (the fencing check). Release and extend are compare-and-act on the
 token, so a holder whose lock expired never deletes or prolongs its successor's lock.
 
-Keys, under ``{prefix}:``: ``lock:{repository}#{number}`` (value: the token) and
-``lock-fence`` (the token counter).
+Keys (``service.keys``): ``Keys.lock(issue)`` (value: the token) and ``Keys.lock_fence`` (the
+token counter).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from flags.model import Issue
 from service.errors import LockError, LockTimeout
+from service.keys import Keys
 
 __all__ = ["IssueLock", "LockError", "LockTimeout"]
 
@@ -60,7 +61,7 @@ class IssueLock:
         if ttl_seconds <= 0 or poll_seconds <= 0:
             raise ValueError("ttl_seconds and poll_seconds must be positive")
         self._redis = redis
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
         self._poll_seconds = poll_seconds
         self._acquire = redis.register_script(_ACQUIRE)
@@ -68,7 +69,7 @@ class IssueLock:
         self._extend = redis.register_script(_EXTEND)
 
     def _key(self, issue: Issue) -> str:
-        return f"{self._prefix}:lock:{issue.repository}#{issue.number}"
+        return self._keys.lock(issue)
 
     def hold(self, issue: Issue, *, wait_seconds: float = 30.0) -> AbstractAsyncContextManager[int]:
         """Hold the lock of ``issue`` for the ``async with`` block, yielding the fencing token;
@@ -84,7 +85,7 @@ class IssueLock:
             await self._release(keys=[self._key(issue)], args=[str(token)])
 
     async def _take(self, issue: Issue, wait_seconds: float) -> int:
-        keys = [self._key(issue), f"{self._prefix}:lock-fence"]
+        keys = [self._key(issue), self._keys.lock_fence]
         deadline = time.monotonic() + wait_seconds
         while True:
             token = await self._acquire(keys=keys, args=[str(self._ttl_ms)])

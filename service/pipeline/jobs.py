@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from flags.model import Issue, System
+from service.keys import Keys
 
 __all__ = ["Job", "JobState", "JobStore", "job_id_for"]
 
@@ -116,14 +117,14 @@ class JobStore:
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._update = redis.register_script(_UPDATE)
 
     def _key(self, job_id: str) -> str:
-        return f"{self._prefix}:job:{job_id}"
+        return self._keys.job(job_id)
 
     def _inflight_key(self, issue: Issue) -> str:
-        return f"{self._prefix}:inflight:{issue.repository}#{issue.number}"
+        return self._keys.inflight(issue)
 
     async def record(self, job: Job) -> Job:
         """Store ``job`` unless a job with that id exists; return what is stored."""

@@ -26,6 +26,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
+from service.keys import Keys
+
 __all__ = ["DeadLetter", "EventStream", "StreamEntry"]
 
 GROUP = "workers"
@@ -142,16 +144,14 @@ class EventStream:
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
-        self.key = f"{prefix}:events"
-        self.dead_key = f"{prefix}:dead-letters"
-        self._prefix = prefix
+        self._keys = Keys(prefix)
+        self.key = self._keys.events
+        self.dead_key = self._keys.dead_letters
         self._append = redis.register_script(_APPEND)
         self._hand_over = redis.register_script(_HAND_OVER)
 
     def _dedupe_key(self, delivery_id: str, hook: str | None = None) -> str:
-        if hook is not None:
-            return f"{self._prefix}:delivery:{hook}:{delivery_id}"
-        return f"{self._prefix}:delivery:{delivery_id}"
+        return self._keys.delivery(delivery_id, hook=hook)
 
     async def stored(self, delivery_ids: list[str]) -> set[str]:
         """Which of these deliveries intake has persisted (their dedupe mark is still there)."""
@@ -201,7 +201,7 @@ class EventStream:
         _, entry_id = await self._hand_over(
             keys=[
                 self._dedupe_key(delivery_id),
-                f"{self._prefix}:handed-over:{delivery_id}",
+                self._keys.handed_over(delivery_id),
                 self.key,
             ],
             args=[_DEDUPE_SECONDS, f"{time.time():.6f}"],

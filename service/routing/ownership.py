@@ -5,12 +5,12 @@ number of processes); later claims get the existing owner back. Only a compare-a
 hand-back (a rollback) moves an issue to the other system. Every change takes a new fencing
 token from one counter, so tokens strictly increase across all claims and hand-backs.
 
-Keys, all under ``{prefix}:``:
+Keys (``service.keys``):
 
-- ``owner:{repository}#{number}``: hash ``system``, ``token``, ``since``, ``reason``
-- ``owners:{system}``: set of ``{repository}#{number}`` the system owns (kept in the scripts)
+- ``owner(issue)``: hash ``system``, ``token``, ``since``, ``reason``
+- ``owners(system)``: set of ``{repository}#{number}`` the system owns (kept in the scripts)
 - ``fence``: the fencing token counter
-- ``ownership-log``: stream of changes ``issue``, ``from`` (empty on a first claim), ``to``,
+- ``ownership_log``: stream of changes ``issue``, ``from`` (empty on a first claim), ``to``,
   ``token``, ``reason``, ``since``; trimmed to about ``log_maxlen`` entries
 
 ``since`` is Redis server time, so replicas with skewed clocks agree on the order.
@@ -25,6 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from flags.model import Issue, System
+from service.keys import Keys
 
 __all__ = ["Ownership", "OwnershipStore"]
 
@@ -90,7 +91,7 @@ class OwnershipStore:
         if not redis.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("OwnershipStore needs a Redis client with decode_responses=True")
         self._redis = redis
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._log_maxlen = log_maxlen
         self._claim = redis.register_script(_CLAIM)
         self._hand_back = redis.register_script(_HAND_BACK)
@@ -98,17 +99,17 @@ class OwnershipStore:
     @property
     def log_key(self) -> str:
         """The stream every ownership change is appended to."""
-        return f"{self._prefix}:ownership-log"
+        return self._keys.ownership_log
 
     def _owner_key(self, issue: Issue) -> str:
-        return f"{self._prefix}:owner:{_member(issue)}"
+        return self._keys.owner(issue)
 
     def _index_key(self, system: System) -> str:
-        return f"{self._prefix}:owners:{system}"
+        return self._keys.owners(system)
 
     @property
     def _fence_key(self) -> str:
-        return f"{self._prefix}:fence"
+        return self._keys.fence
 
     async def owner(self, issue: Issue) -> Ownership | None:
         """The current owner of ``issue``, or ``None`` if no system has claimed it."""

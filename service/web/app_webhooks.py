@@ -14,7 +14,7 @@ with the system as its ``hook`` and GitHub's headers, deduplicated per hook by
 503   the stream could not be written: nothing was persisted, GitHub may redeliver
 ====  ==========================================================================
 
-Outcomes are counted in the hash ``{prefix}:webhooks:{system}:counts``.
+Outcomes are counted in the hash ``Keys.app_webhook_counts(system)``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from flags.secret import Secret
 from service.agents.github_app.intake import check_app_delivery
 from service.errors import SwitchyardError, UnknownSystem
 from service.github.intake import MAX_BODY_BYTES
+from service.keys import Keys
 from service.pipeline.stream import EventStream
 from service.runtime import Runtime
 from service.system_kinds import AgentKind
@@ -45,7 +46,7 @@ _NO_SECRET = Secret("")  # refuses everything
 
 def app_counts_key(prefix: str, system: System) -> str:
     """The Redis hash holding how many of ``system``'s App deliveries ended how."""
-    return f"{prefix}:webhooks:{system}:counts"
+    return Keys(prefix).app_webhook_counts(system)
 
 
 def _system(runtime: Runtime, name: str) -> System:

@@ -81,7 +81,7 @@ async def _collect(
         state.setdefault("mode", "emergency_rollback")
     owners = await OwnershipStore(runtime.redis, prefix=runtime.prefix).counts()
     metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, window=window)
-    watchdog = await runtime.redis.hgetall(f"{runtime.prefix}:watchdog:state")
+    watchdog = await runtime.redis.hgetall(runtime.keys.watchdog_state)
     return {
         "at": time.time(),
         **state,

@@ -15,7 +15,7 @@ before reading; a streamed body is cut off as soon as it passes the limit), hand
 503   the stream could not be written: nothing was persisted, GitHub may redeliver
 ====  ==========================================================================
 
-Every outcome is counted in the Redis hash ``{prefix}:webhooks:counts`` (``accepted``,
+Every outcome is counted in the Redis hash ``Keys.webhook_counts`` (``accepted``,
 ``duplicate``, ``ignored``, ``ping``, ``rejected:<status>``); counting is best effort and never
 changes the answer. ``accepted`` and ``duplicate`` are counted by the append script itself, so
 a persisted delivery costs one Redis round trip.
@@ -37,6 +37,7 @@ from flags.secret import Secret
 from service.errors import SwitchyardError
 from service.github.events import Ignored, Ping
 from service.github.intake import MAX_BODY_BYTES, check_delivery
+from service.keys import Keys
 from service.pipeline.stream import EventStream
 from service.runtime import Runtime
 from service.web.body import read_body
@@ -49,7 +50,7 @@ _NO_SECRET = Secret("")  # verify_signature refuses everything under an empty se
 
 def counts_key(prefix: str) -> str:
     """The Redis hash holding how many deliveries ended how."""
-    return f"{prefix}:webhooks:counts"
+    return Keys(prefix).webhook_counts
 
 
 async def github_webhook(request: Request) -> Response:

@@ -32,6 +32,7 @@ from flags.transitions import Actor, ActorKind
 from service.agents.completion import Completion
 from service.devtools.child_processes import free_port
 from service.devtools.simulator import create_simulator
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.outcomes.recorder import OutcomeRecorder, stream_fields
 from service.pipeline.jobs import Job, JobState, job_id_for
@@ -115,7 +116,7 @@ async def _backfill_completions(redis: Redis, prefix: str, now: float) -> None:
                 "at": f"{at:.6f}",
             }
             pipe.xadd(
-                f"{prefix}:completions", stream_fields(fields), id=f"{int(at * 1000)}-{sequence}"
+                Keys(prefix).completions, stream_fields(fields), id=f"{int(at * 1000)}-{sequence}"
             )
         await pipe.execute()
 

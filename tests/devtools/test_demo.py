@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
+from service.keys import Keys
 from service.migration.control import read_state
 from tests.processes import run_cli, switchyard_env
 
@@ -46,4 +47,4 @@ async def test_demo_plays_the_migration_and_the_watchdog_rolls_back(
     assert after["acting_python"] == 0 and after["acting_typescript"] == after["routed"]
     assert after["handed_back"] > 0
     assert "phase 7/8 python degrades" in result.stderr  # the narration went to stderr
-    assert await redis_client.exists(f"{prefix}:audit")  # the demo wrote under its prefix
+    assert await redis_client.exists(Keys(prefix).audit)  # the demo wrote under its prefix

@@ -24,6 +24,7 @@ from flags.provision import EVENTS_SECRET_HEADER
 from flags.transitions import Actor, ActorKind
 from service.devtools import stack
 from service.devtools.propagation_timing import RuntimeObserver, time_flips, wait_for_the_addon
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
@@ -108,7 +109,9 @@ async def test_flip_in_unleash_reaches_routing_through_the_addon(
 async def test_flip_reaches_routing_by_polling_alone(
     settings: Settings, flags_reset: UnleashAdmin, prefix: str
 ) -> None:
-    isolated = dataclasses.replace(settings, redis_prefix=f"{prefix}:nobody-publishes")
+    isolated = dataclasses.replace(
+        settings, redis_prefix=Keys(prefix).scoped("nobody-publishes").prefix
+    )
     async with open_runtime(isolated, role="poller") as runtime:
         times = await _measure(
             runtime, flags_reset, lambda: flags_reset.set_enabled(KILL_SWITCH_FLAG, True)

@@ -19,6 +19,7 @@ from service.agents.completion import Completion
 from service.dashboard.trends import bucket_completions, read_trends
 from service.devtools.redis_prefix import delete_prefix
 from service.github.events import CheckCompleted, PullRequestClosed
+from service.keys import Keys
 from service.outcomes.buckets import (
     BIN_MAX,
     BIN_MIN,
@@ -134,7 +135,7 @@ async def _rows(redis: Redis, key: str) -> list[dict[str, str]]:
 
 async def _check(settings: Settings, history: list[Event], epoch: float) -> None:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    prefix = f"{settings.redis_prefix}:rm-{time.monotonic_ns()}"
+    prefix = Keys(settings.redis_prefix).scoped(f"rm-{time.monotonic_ns()}").prefix
     start = math.floor(time.time()) - int(1.5 * DAY)
     clock = Clock(start)
     try:
@@ -144,7 +145,7 @@ async def _check(settings: Settings, history: list[Event], epoch: float) -> None
             await _record(recorder, event)
         now = start + 1.5 * DAY
         streams = {
-            name: await _rows(redis, f"{prefix}:{name}")
+            name: await _rows(redis, Keys(prefix).outcome_stream(name))
             for name in ("completions", "quality", "comparisons")
         }
         model = ReadModel(redis, prefix=prefix, clock=Clock(now))

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from flags.model import Issue, Mode, System
 from flags.routing import Decision
 from flags.source import Freshness
+from service.keys import Keys
 from service.outcomes.recent import recent_dead_letters, recent_mismatches, recent_routed
 from service.outcomes.recorder import stream_fields
 from service.pipeline.stream import EventStream, StreamEntry
@@ -42,7 +43,7 @@ async def test_routed_issues_newest_first_and_capped(redis_client: Redis, prefix
 async def test_mismatches_are_the_disagreeing_comparisons(redis_client: Redis, prefix: str) -> None:
     for number, match in ((1, "1"), (2, "0"), (3, "1"), (4, "0")):
         await redis_client.xadd(
-            f"{prefix}:comparisons",
+            Keys(prefix).comparisons,
             stream_fields({"issue": f"acme/app#{number}", "match": match}),
         )
     rows = await recent_mismatches(redis_client, prefix=prefix)

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from flags.model import Issue, System
 from service.agents.completion import Completion
 from service.github.events import CheckCompleted, PullRequestClosed
+from service.keys import Keys
 from service.outcomes.histogram import DurationHistogram
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, job_id_for
@@ -100,7 +101,7 @@ async def test_a_repeat_finishes_the_pairing_a_failure_left_undone(
     first, record = await recorder.completion_once(candidate, _done(candidate))
     assert first and record is not None
     # as if Redis had failed after the entry was written, before the pair was compared
-    await redis_client.delete(f"{prefix}:pair:{candidate.delivery_id}:{candidate.issue}")
+    await redis_client.delete(Keys(prefix).pair(candidate.delivery_id, candidate.issue))
     await recorder.completion_once(control, _done(control))
     first, record = await recorder.completion_once(candidate, _done(candidate))
     assert not first and record is not None and record["match"] == "1"
@@ -134,7 +135,7 @@ async def test_pull_request_is_attributed_by_reported_number_then_by_link(
         ("python", "acme/app#12", "1"),
         ("typescript", "acme/app#5", "0"),
     ]
-    unattributed = await redis_client.hgetall(f"{prefix}:quality:unattributed")
+    unattributed = await redis_client.hgetall(Keys(prefix).quality_unattributed)
     assert unattributed == {"pr_closed": "1"}
 
 

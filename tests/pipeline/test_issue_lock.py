@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from flags.model import Issue
+from service.keys import Keys
 from service.pipeline.issue_lock import IssueLock, LockError, LockTimeout
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ async def test_lock_excludes_concurrent_tasks(redis: aioredis.Redis, prefix: str
 
     assert state == {"counter": 25, "inside": 0, "max_inside": 1}
     assert tokens == sorted(set(tokens))  # fencing tokens rise in the order holders got in
-    assert not await redis.exists(f"{prefix}:lock:{ISSUE}")
+    assert not await redis.exists(Keys(prefix).lock(ISSUE))
 
 
 async def test_locks_of_different_issues_are_independent(

@@ -304,7 +304,7 @@ async def test_the_same_delivery_handled_twice_is_dispatched_once(
     async with running(worker):
         await worker.stream.append(delivery_id="d-5", event="issues", body=issue_body(5))
         await eventually(lambda: drained(runtime.redis, worker.stream), what="the first ack")
-        await runtime.redis.delete(f"{runtime.prefix}:delivery:d-5")  # forget the dedupe mark
+        await runtime.redis.delete(runtime.keys.delivery("d-5"))  # forget the dedupe mark
         created, _ = await worker.stream.append(
             delivery_id="d-5", event="issues", body=issue_body(5)
         )

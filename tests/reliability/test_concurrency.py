@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from flags.admin_api import UnleashAdmin
 from flags.model import Issue, Mode, System
 from flags.transitions import Actor, ActorKind
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.routing.ownership import OwnershipStore
 from service.settings import Settings
@@ -86,7 +87,7 @@ async def test_concurrent_deliveries_across_two_services_and_two_workers_one_own
     report(CASE, github, ledger, owners={str(k): v for k, v in owned.items()}, webhooks=counted)
     assert_clean(CASE, github, ledger)
     assert (counted["accepted"], counted["duplicate"]) == (str(1 + len(burst)), str(SAME - 1))
-    assert await redis_client.xlen(f"{prefix}:events") == 1 + len(burst)
+    assert await redis_client.xlen(Keys(prefix).events) == 1 + len(burst)
     issues = [Issue(github.repository, number) for number in (1, *ISSUES)]
     assert claims == Counter({f"{issue.repository}#{issue.number}": 1 for issue in issues})
     for issue in issues:  # all of an issue's deliveries went to its one owner

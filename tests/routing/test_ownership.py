@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from flags.model import Issue, System
+from service.keys import Keys
 from service.routing.ownership import OwnershipStore
 from service.settings import Settings
 
@@ -37,7 +38,7 @@ def store(redis: aioredis.Redis, prefix: str) -> OwnershipStore:
 
 
 async def _index(redis: aioredis.Redis, prefix: str, system: System) -> set[str]:
-    return {str(member) for member in await redis.smembers(f"{prefix}:owners:{system}")}
+    return {str(member) for member in await redis.smembers(Keys(prefix).owners(system))}
 
 
 async def test_unclaimed_issue_has_no_owner(store: OwnershipStore) -> None:
@@ -196,9 +197,13 @@ async def test_processes_racing_for_the_same_issues_get_one_owner_each(
         )
         for i, system in enumerate(systems)
     ]
-    for _ in range(workers):  # every worker is connected and waiting at the barrier
-        assert await redis.blpop([f"{prefix}:ready"], timeout=20)
-    await redis.lpush(f"{prefix}:go", *["go"] * workers)
+    barrier = aioredis.from_url(settings.redis_url, decode_responses=True, socket_timeout=30)
+    try:  # redis-py's default socket timeout (5 s) would cut a 20 s BLPOP short
+        for _ in range(workers):  # every worker is connected and waiting at the barrier
+            assert await barrier.blpop([Keys(prefix).barrier_ready], timeout=20)
+    finally:
+        await barrier.aclose()
+    await redis.lpush(Keys(prefix).barrier_go, *["go"] * workers)
     outputs = [await proc.communicate() for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * workers
 
@@ -216,5 +221,5 @@ async def test_processes_racing_for_the_same_issues_get_one_owner_each(
         wins[system] += sum(r["won"] for r in report)
     assert await store.counts() == wins
     assert sum(wins.values()) == count
-    assert int(await redis.get(f"{prefix}:fence") or 0) == count
+    assert int(await redis.get(Keys(prefix).fence) or 0) == count
     assert await redis.xlen(store.log_key) == count

@@ -12,6 +12,7 @@ from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Issue, Mode, 
 from flags.provider import UnleashFlagProvider
 from flags.provision import mode_strategy, rollout_strategy
 from flags.source import FlagSource
+from service.keys import Keys
 from service.routing.ownership import OwnershipStore
 from service.routing.router import IssueRouter, RoutingCounters
 from service.settings import Settings
@@ -118,7 +119,7 @@ async def test_explain_writes_nothing(
 ) -> None:
     explained = await router.explain(Issue(REPO, 77))
     assert explained.decision.claim and explained.owner is None
-    assert [key async for key in redis_client.scan_iter(match=f"{prefix}:*")] == []
+    assert [key async for key in redis_client.scan_iter(match=Keys(prefix).pattern)] == []
 
 
 async def test_decisions_are_counted(router: IssueRouter, redis_client: Redis, prefix: str) -> None:

@@ -5,7 +5,7 @@
 ``github-label`` / ``github-assignee`` system other than the issue's owner is foreign, whoever
 added it. :class:`TriggerGuard` removes it again through GitHub's REST API, records it in the
 audit trail (change ``foreign_trigger_removed``, the sender as actor) and counts it
-(``foreign_removed:{system}`` in ``{prefix}:triggers:counts``). On a hand-back it takes the old
+(``foreign_removed:{system}`` in ``Keys.trigger_counts``). On a hand-back it takes the old
 owner's trigger off the issue (:meth:`TriggerGuard.handed_back`).
 
 A removal that GitHub refuses, or that still fails after the retries, is logged and counted

@@ -1,16 +1,18 @@
 """What the reconciler keeps in Redis: how far each hook is reconciled, its counters, claims.
 
+Keys (:mod:`service.keys`):
+
 =====================================  ======================================================
-``{prefix}:reconciler:since``          hash: hook -> start time of its last complete run
-``{prefix}:reconciler:counts``         hash: ``gap_found``, ``redelivered``, ``already_stored``,
+``Keys.reconciler_since``              hash: hook -> start time of its last complete run
+``Keys.reconciler_counts``             hash: ``gap_found``, ``redelivered``, ``already_stored``,
                                        ``refused`` (GitHub's 422), ``interrupted`` (rate limit
                                        or GitHub down), ``runs``
-``{prefix}:reconciler:last-run``       the last run's report (JSON), for status and dashboard
-``{prefix}:reconciler:gap:{guid}``     set once per missing event, so ``gap_found`` counts
+``Keys.reconciler_last_run``           the last run's report (JSON), for status and dashboard
+``Keys.reconciler_gap(guid)``          set once per missing event, so ``gap_found`` counts
                                        each event once however many runs see it (4 days)
-``{prefix}:reconciler:claim:{guid}``   a redelivery under way (10 minutes): two reconcilers
+``Keys.reconciler_claim(guid)``        a redelivery under way (10 minutes): two reconcilers
                                        (the periodic one, an operator's) never both ask
-``{prefix}:reconciler:leader``         the lease of the periodic reconciler (:mod:`.lease`)
+``Keys.reconciler_leader``             the lease of the periodic reconciler (:mod:`.lease`)
 =====================================  ======================================================
 
 Reads for the dashboard and ``/metrics`` are two: the counters hash and the last report.
@@ -23,6 +25,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from service.keys import Keys
+
 __all__ = ["COUNTERS", "Ledger", "leader_key"]
 
 COUNTERS = ("gap_found", "redelivered", "already_stored", "refused", "interrupted", "runs")
@@ -31,20 +35,20 @@ _CLAIM_SECONDS = 600
 
 
 def leader_key(prefix: str) -> str:
-    return f"{prefix}:reconciler:leader"
+    return Keys(prefix).reconciler_leader
 
 
 class Ledger:
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
-        self._base = f"{prefix}:reconciler"
+        self._keys = Keys(prefix)
 
     async def last_complete(self, hook: str) -> float | None:
-        raw = await self._redis.hget(f"{self._base}:since", hook)
+        raw = await self._redis.hget(self._keys.reconciler_since, hook)
         return float(raw) if raw is not None else None
 
     async def set_complete(self, hook: str, started: float) -> None:
-        await self._redis.hset(f"{self._base}:since", hook, repr(started))
+        await self._redis.hset(self._keys.reconciler_since, hook, repr(started))
 
     async def new_gaps(self, guids: list[str]) -> int:
         """Count the events not counted before as found; how many were new."""
@@ -52,7 +56,7 @@ class Ledger:
             return 0
         async with self._redis.pipeline(transaction=False) as pipe:
             for guid in guids:
-                pipe.set(f"{self._base}:gap:{guid}", "1", nx=True, ex=_GAP_SECONDS)
+                pipe.set(self._keys.reconciler_gap(guid), "1", nx=True, ex=_GAP_SECONDS)
             fresh = sum(1 for created in await pipe.execute() if created)
         if fresh:
             await self.count("gap_found", fresh)
@@ -60,36 +64,36 @@ class Ledger:
 
     async def claim(self, guid: str) -> bool:
         created = await self._redis.set(
-            f"{self._base}:claim:{guid}", "1", nx=True, ex=_CLAIM_SECONDS
+            self._keys.reconciler_claim(guid), "1", nx=True, ex=_CLAIM_SECONDS
         )
         return bool(created)
 
     async def claimed(self, guids: list[str]) -> set[str]:
         if not guids:
             return set()
-        marks = await self._redis.mget([f"{self._base}:claim:{g}" for g in guids])
+        marks = await self._redis.mget([self._keys.reconciler_claim(g) for g in guids])
         return {g for g, mark in zip(guids, marks, strict=True) if mark is not None}
 
     async def release(self, guid: str) -> None:
-        await self._redis.delete(f"{self._base}:claim:{guid}")
+        await self._redis.delete(self._keys.reconciler_claim(guid))
 
     async def count(self, counter: str, amount: int = 1) -> None:
         if amount:
-            await self._redis.hincrby(f"{self._base}:counts", counter, amount)
+            await self._redis.hincrby(self._keys.reconciler_counts, counter, amount)
 
     async def totals(self) -> dict[str, int]:
-        raw = await self._redis.hgetall(f"{self._base}:counts")
+        raw = await self._redis.hgetall(self._keys.reconciler_counts)
         return {name: int(raw.get(name, 0)) for name in COUNTERS}
 
     async def save_report(self, report: dict[str, Any]) -> None:
-        await self._redis.set(f"{self._base}:last-run", json.dumps(report))
+        await self._redis.set(self._keys.reconciler_last_run, json.dumps(report))
 
     async def summary(self) -> dict[str, Any]:
         """Counters and the last run, for ``/migration/status``, the dashboard and ``/metrics``."""
         return {"counts": await self.totals(), "last_run": await self.last_report()}
 
     async def last_report(self) -> dict[str, Any] | None:
-        raw = await self._redis.get(f"{self._base}:last-run")
+        raw = await self._redis.get(self._keys.reconciler_last_run)
         if raw is None:
             return None
         report = json.loads(raw)

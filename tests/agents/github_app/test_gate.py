@@ -158,7 +158,7 @@ async def test_only_the_owners_app_gets_the_issue_and_every_app_gets_installatio
     assert json.loads(received[0]["body"])["installation"] == {"id": 1001}
     counts = await runtime.redis.hgetall(gate_counts_key(runtime.prefix))
     assert counts["withheld:python"] == "2" and counts["forwarded:typescript:act"] == "3"
-    routing = await runtime.redis.hgetall(f"{runtime.prefix}:routing:counts")
+    routing = await runtime.redis.hgetall(runtime.keys.routing_counts)
     assert routing["total"] == "2"  # one per event, not one per App's copy
 
 
