@@ -24,13 +24,16 @@ Key, type, owner module:
   ``quality-seen:{delivery}``, ``quality:unattributed`` (hash), ``pr:{repository}#{pr}``,
   ``pair:{delivery}:{issue}``: ``service.outcomes.recorder``
 - ``histogram:{system}:{role}`` (hash): ``service.outcomes.histogram``
+- ``outcome-awaiting:{system}`` (sorted set), ``outcome-settled:{system}:{issue}``:
+  ``service.outcomes.from_github``
 - ``rm:{m|h|d}:{start}`` (hash), ``rm:rebuild`` (set): ``service.outcomes.buckets``, ``read_model``
 - ``reconciler:since``, ``:counts``, ``:last-run``, ``:gap:{guid}``, ``:claim:{guid}``,
   ``:leader``: ``service.github.reconciler``
 - ``health:{component}:latest``, ``:history`` (list), ``:consecutive-failures``:
   ``service.health.monitor``
-- ``watchdog:state`` (hash), ``watchdog:lease``, ``watchdog:since``, ``watchdog:cooldown``:
-  ``service.watchdog``
+- ``watchdog:state`` (hash), ``watchdog:lease``, ``watchdog:since``, ``watchdog:cooldown``,
+  ``watchdog:fold`` (hash), ``watchdog:fold-started``: ``service.watchdog``
+- ``brake:override``, ``brake:sync-claim``: ``service.migration.brake``
 - ``audit`` (stream), ``unleash-events-cursor``, ``unleash-own-events`` (set),
   ``flags-changed`` (pub/sub channel): ``service.migration``
 - ``dashboard:session:{id}``: ``service.dashboard.auth``
@@ -189,6 +192,13 @@ class Keys:
     def histogram(self, system: System, role: str) -> str:
         return self._key("histogram", system.value, role)
 
+    def outcome_awaiting(self, system: System | str) -> str:
+        """Issues whose outcome ``system`` (no callbacks) owes, by dispatch time (sorted set)."""
+        return self._key("outcome-awaiting", system)
+
+    def outcome_settled(self, system: System | str, issue: Issue) -> str:
+        return self._key("outcome-settled", system, issue)
+
     def outcome_stream(self, name: OutcomeStream) -> str:
         """``completions``, ``quality`` or ``comparisons`` by name."""
         return self._key(name)
@@ -257,7 +267,25 @@ class Keys:
     def watchdog_cooldown(self) -> str:
         return self._key("watchdog", "cooldown")
 
+    @property
+    def watchdog_fold(self) -> str:
+        """The watchdog's evidence folded incrementally, with its stream cursors."""
+        return self._key("watchdog", "fold")
+
+    @property
+    def watchdog_fold_started(self) -> str:
+        return self._key("watchdog", "fold-started")
+
     # --- migration control ---------------------------------------------------------------
+    @property
+    def brake_override(self) -> str:
+        """The break-glass override every process honours (set when Unleash is unreachable)."""
+        return self._key("brake", "override")
+
+    @property
+    def brake_sync_claim(self) -> str:
+        return self._key("brake", "sync-claim")
+
     @property
     def audit(self) -> str:
         return self._key("audit")

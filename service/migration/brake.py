@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from service.keys import Keys
+
 __all__ = [
     "OVERRIDE_TEXT",
     "SYNCED_GRACE_SECONDS",
@@ -62,11 +64,11 @@ return 1
 
 
 def override_key(prefix: str) -> str:
-    return f"{prefix}:brake:override"
+    return Keys(prefix).brake_override
 
 
 def _claim_key(prefix: str) -> str:
-    return f"{prefix}:brake:sync-claim"
+    return Keys(prefix).brake_sync_claim
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,12 @@ from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Mode
 from flags.provision import mode_strategy, rollout_strategy
 from flags.transitions import Actor, Change, ChangeKind, MigrationState, check_transition
 from service.errors import NotProvisioned
+from service.keys import Keys
 from service.migration.audit import AuditEntry, AuditTrail
 from service.migration.brake import OVERRIDE_TEXT, Brake, Override
 from service.migration.change_result import BrakeUnavailable, ChangeResult
 from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
-from service.watchdog.evidence import evidence_epoch_key
 
 __all__ = [
     "BrakeUnavailable",
@@ -73,7 +73,7 @@ class MigrationControl:
         self._prefix = prefix
         self.audit = audit or AuditTrail(redis, prefix=prefix)
         self.brake = Brake(redis, prefix=prefix)
-        self.own_events_key = f"{prefix}:unleash-own-events"
+        self.own_events_key = Keys(prefix).unleash_own_events
 
     async def state(self) -> MigrationState:
         """Unleash's state, with the kill switch on while a break-glass override is set."""
@@ -114,7 +114,7 @@ class MigrationControl:
     async def leave_rollback(self, mode: Mode, *, actor: Actor, reason: str) -> ChangeResult:
         result = await self._apply(Change(ChangeKind.LEAVE_ROLLBACK, mode=mode), actor, reason)
         if result.changed:  # python gets a fresh start: the watchdog's evidence restarts now
-            await self._redis.set(evidence_epoch_key(self._prefix), f"{time.time():.3f}")
+            await self._redis.set(Keys(self._prefix).watchdog_since, f"{time.time():.3f}")
         return result
 
     async def sync_override(self, *, holder: str) -> bool:

@@ -19,8 +19,8 @@ The outcome is recorded exactly like a completion callback, on the system's olde
 the issue still in flight (the metrics, the duration histogram and the side-by-side table read it
 the same way); any other in-flight acting job of the system on the issue is completed with it.
 An issue is settled once (``ZREM`` on the awaiting set decides who records it), and is not
-awaited again unless it is reopened. Keys: ``{prefix}:outcome-awaiting:{system}`` (sorted set of
-issues by dispatch time) and ``{prefix}:outcome-settled:{system}:{issue}``.
+awaited again unless it is reopened. Keys: ``Keys.outcome_awaiting(system)`` (sorted set of issues
+by dispatch time) and ``Keys.outcome_settled(system, issue)``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from redis.asyncio import Redis
 from flags.model import Issue, System
 from service.agents.completion import Completion
 from service.github.links import linked_issues
+from service.keys import Keys
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import JobState, JobStore
 from service.system_kinds import SystemSettings
@@ -156,10 +157,10 @@ class GitHubOutcomes:
         self._recorder = OutcomeRecorder(redis, prefix=prefix)
 
     def awaiting_key(self, system: System) -> str:
-        return f"{self._prefix}:outcome-awaiting:{system}"
+        return Keys(self._prefix).outcome_awaiting(system)
 
     def _settled_key(self, system: System, issue: Issue) -> str:
-        return f"{self._prefix}:outcome-settled:{system}:{issue}"
+        return Keys(self._prefix).outcome_settled(system, issue)
 
     def watches(self, system: System) -> bool:
         return not self._systems[system].kind.calls_back

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from flags.model import Issue, System
 from flags.routing import Decision, route
 from flags.source import FlagSource, Freshness
+from service.keys import Keys
 from service.migration.brake import Brake
 from service.routing.ownership import Ownership, OwnershipStore
 
@@ -53,8 +54,9 @@ class RoutingCounters:
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self.key = f"{prefix}:routing:counts"
-        self.recent_key = f"{prefix}:routing:recent"
+        self._keys = Keys(prefix)
+        self.key = self._keys.routing_counts
+        self.recent_key = self._keys.routing_recent
 
     async def record(
         self,
@@ -66,7 +68,7 @@ class RoutingCounters:
     ) -> None:
         if delivery_id is not None:
             first = await self._redis.set(
-                f"{self._prefix}:routing:counted:{delivery_id}", "1", nx=True, ex=_COUNTED_TTL
+                self._keys.routing_counted(delivery_id), "1", nx=True, ex=_COUNTED_TTL
             )
             if not first:
                 return

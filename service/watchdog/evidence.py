@@ -14,6 +14,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from flags.model import System
+from service.keys import Keys
 from service.outcomes.buckets import BUILD_KIND, bin_of, quantile
 from service.outcomes.metrics import read_rows
 from service.watchdog.verdict import (
@@ -26,12 +27,7 @@ from service.watchdog.verdict import (
     track,
 )
 
-__all__ = ["evidence_epoch_key", "gather_evidence"]
-
-
-def evidence_epoch_key(prefix: str) -> str:
-    """Where the evidence epoch lives; leaving an emergency rollback moves it to that moment."""
-    return f"{prefix}:watchdog:since"
+__all__ = ["gather_evidence"]
 
 
 def _tally(rows: list[dict[str, str]]) -> Tally:
@@ -51,9 +47,9 @@ def _durations(rows: list[dict[str, str]], policy: Policy) -> Durations:
 async def gather_evidence(
     redis: Redis, *, prefix: str, since: float, policy: Policy, python_health_failures: int
 ) -> Evidence:
-    recorded = await read_rows(redis, f"{prefix}:completions", since=since)
+    recorded = await read_rows(redis, Keys(prefix).completions, since=since)
     completions = [row for row in recorded if row["dry_run"] == "0"]
-    quality = await read_rows(redis, f"{prefix}:quality", since=since)
+    quality = await read_rows(redis, Keys(prefix).quality, since=since)
     drift = Drift()
     typescript_so_far = Tally()
     for row in completions:

@@ -1,7 +1,7 @@
 """The watchdog's evidence, folded incrementally: O(new rows) per tick, not O(history).
 
 The fold is everything :func:`service.watchdog.evidence.gather_evidence` would compute by reading
-the streams from the evidence epoch, kept in one Redis hash (``{prefix}:watchdog:fold``) with two
+the streams from the evidence epoch, kept in one Redis hash (``Keys.watchdog_fold``) with two
 cursors, the last ``completions`` and ``quality`` stream ids folded in:
 
 * per system: success tally (acting completions), build and PR tallies (quality rows),
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flags.model import System
+from service.keys import Keys
 from service.outcomes.buckets import BUILD_KIND, bin_of, quantile
 from service.watchdog.verdict import (
     Drift,
@@ -50,7 +51,7 @@ Row = tuple[str, dict[str, str]]  # (stream id, fields)
 
 
 def fold_key(prefix: str) -> str:
-    return f"{prefix}:watchdog:fold"
+    return Keys(prefix).watchdog_fold
 
 
 @dataclass(frozen=True, slots=True)

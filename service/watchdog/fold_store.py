@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
+from service.keys import Keys, OutcomeStream
 from service.watchdog.fold import Fold, Row, fold_key, fold_rows
 from service.watchdog.verdict import Policy
 
@@ -66,11 +67,11 @@ class EvidenceFold:
         self._clock = clock
         self._cas = redis.register_script(_COMPARE_AND_SET)
         self.key = fold_key(prefix)
-        self.marker_key = f"{prefix}:watchdog:fold-started"
+        self.marker_key = Keys(prefix).watchdog_fold_started
         self._logged_rebuild = False
 
     async def epoch(self) -> float:
-        return float(await self._redis.get(f"{self._prefix}:watchdog:since") or 0)
+        return float(await self._redis.get(Keys(self._prefix).watchdog_since) or 0)
 
     async def _load(self, epoch: float) -> tuple[tuple[str, str, str], Fold]:
         raw = {str(k): str(v) for k, v in (await self._redis.hgetall(self.key)).items()}
@@ -95,10 +96,10 @@ class EvidenceFold:
             _log.warning("watchdog fold %s: rebuilding it from the streams", why)
         return replace(fresh, rebuilt_at=self._clock())
 
-    async def _rows(self, stream: str, cursor: str, epoch: float) -> list[Row]:
+    async def _rows(self, stream: OutcomeStream, cursor: str, epoch: float) -> list[Row]:
         low = f"({cursor}" if cursor else _start(epoch)
         raw = await self._redis.xrange(
-            f"{self._prefix}:{stream}", min=low, max="+", count=self._batch
+            Keys(self._prefix).outcome_stream(stream), min=low, max="+", count=self._batch
         )
         return [
             (str(entry_id), {str(k): str(v) for k, v in (fields or {}).items()})

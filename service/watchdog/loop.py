@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 
 from flags.errors import UnleashError
 from flags.transitions import Actor, ActorKind
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.outcomes.recorder import stream_fields
 from service.watchdog.fold_store import EvidenceFold
@@ -87,20 +88,19 @@ class Watchdog:
         self._http = http
         self._control = control
         self._prefix = prefix
+        self._keys = Keys(prefix)
         self.config = config
         self._lease = redis.register_script(_RENEW)
-        self.state_key = f"{prefix}:watchdog:state"
+        self.state_key = self._keys.watchdog_state
         self.fold = EvidenceFold(redis, prefix=prefix, policy=config.policy)
 
     async def _leader(self) -> bool:
         ttl_ms = int(self.config.interval_seconds * 3000)
-        held = await self._lease(
-            keys=[f"{self._prefix}:watchdog:lease"], args=[self.config.name, ttl_ms]
-        )
+        held = await self._lease(keys=[self._keys.watchdog_lease], args=[self.config.name, ttl_ms])
         return bool(held)
 
     async def _python_health_failures(self) -> int:
-        key = f"{self._prefix}:health:python:consecutive-failures"
+        key = self._keys.health_failures("python")
         if self.config.python_health_url is None:
             return int(await self._redis.get(key) or 0)
         try:
@@ -114,10 +114,10 @@ class Watchdog:
             else:
                 pipe.incr(key)
             pipe.lpush(
-                f"{self._prefix}:health:history",
+                self._keys.watchdog_probe_history,
                 json.dumps({"system": "python", "healthy": healthy, "at": time.time()}),
             )
-            pipe.ltrim(f"{self._prefix}:health:history", 0, 999)
+            pipe.ltrim(self._keys.watchdog_probe_history, 0, 999)
             await pipe.execute()
         return int(await self._redis.get(key) or 0)
 
@@ -161,7 +161,7 @@ class Watchdog:
             return "kill switch already on"
         _log.error("rolled back: %s", result.summary() if result.override else reason)
         fresh = await self._redis.set(
-            f"{self._prefix}:watchdog:cooldown",
+            self._keys.watchdog_cooldown,
             "1",
             nx=True,
             ex=max(1, int(self.config.cooldown_seconds)),

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.model import Issue, System
+from service.keys import Keys
 from service.outcomes.from_github import (
     BotActivity,
     GitHubOutcomes,
@@ -95,7 +96,7 @@ async def in_flight_job(redis: Redis, prefix: str, number: int, delivery: str) -
 
 
 async def completions(redis: Redis, prefix: str) -> list[dict[str, str]]:
-    rows: Any = await redis.xrange(f"{prefix}:completions")
+    rows: Any = await redis.xrange(Keys(prefix).completions)
     return [fields for _, fields in rows]
 
 

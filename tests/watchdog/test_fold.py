@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from service.devtools.redis_prefix import delete_prefix
+from service.keys import Keys
 from service.outcomes.recorder import OutcomeRecorder
 from service.settings import Settings
 from service.watchdog.evidence import gather_evidence
@@ -35,7 +36,7 @@ async def _scan(redis: Redis, prefix: str, since: float = 0.0) -> object:
 
 async def _check(settings: Settings, history: list[Event], ticks: list[int], batch: int) -> None:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    prefix = f"{settings.redis_prefix}:fold-{time.monotonic_ns()}"
+    prefix = Keys(settings.redis_prefix).scoped(f"fold-{time.monotonic_ns()}").prefix
     try:
         recorder = OutcomeRecorder(redis, prefix=prefix)
         fold = EvidenceFold(redis, prefix=prefix, policy=POLICY, batch=batch)
@@ -96,7 +97,7 @@ async def test_a_new_epoch_starts_a_new_fold(redis_client: Redis, prefix: str) -
     assert (await fold.advance()).rows == 20
     await asyncio.sleep(0.01)
     epoch = time.time()
-    await redis_client.set(f"{prefix}:watchdog:since", f"{epoch:.3f}")
+    await redis_client.set(Keys(prefix).watchdog_since, f"{epoch:.3f}")
     await asyncio.sleep(0.01)
     await _history(redis_client, prefix, 6, start=20)
     current = await fold.advance()
@@ -111,7 +112,7 @@ async def test_a_trimmed_stream_does_not_shorten_the_folded_evidence(
     await _history(redis_client, prefix, 30)
     fold = EvidenceFold(redis_client, prefix=prefix, policy=POLICY)
     before = await fold.advance()
-    await redis_client.xtrim(f"{prefix}:completions", maxlen=0)
+    await redis_client.xtrim(Keys(prefix).completions, maxlen=0)
     await _history(redis_client, prefix, 4, start=30)
     after = await fold.advance()
     assert after.rows == 34

@@ -17,7 +17,7 @@ to a ``github-app`` system, :meth:`AppGate.handed_back` forwards it its own last
 delivery of the issue; the old owner's App gets nothing more of it. The App's first acting
 ``issues`` delivery of an issue starts awaiting its outcome from GitHub (a job is recorded).
 
-Counts (``{prefix}:app-gate:counts``): ``forwarded:{system}:{role}``, ``withheld:*``,
+Counts (``Keys.app_gate_counts``): ``forwarded:{system}:{role}``, ``withheld:*``,
 ``repeat:*``, ``dead:*``, ``handed_over:*``.
 """
 
@@ -37,6 +37,7 @@ from service.agents.github_app.decide import Role, Target, target_for
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.subject import AboutIssue, AboutLinked, subject_of
 from service.errors import AgentError, PayloadError
+from service.keys import Keys
 from service.outcomes.from_github import GitHubOutcomes
 from service.pipeline.dispatch import Fence, Fenced
 from service.pipeline.issue_lock import IssueLock, LockTimeout
@@ -56,7 +57,7 @@ _LAST_SECONDS = 30 * 24 * 3600
 
 def gate_counts_key(prefix: str) -> str:
     """The hash counting what the gate did with Apps' deliveries."""
-    return f"{prefix}:app-gate:counts"
+    return Keys(prefix).app_gate_counts
 
 
 async def _always() -> bool:
@@ -220,7 +221,7 @@ class AppGate:
         return None
 
     def _last_key(self, issue: Issue, system: System) -> str:
-        return f"{self._prefix}:app-last-issues:{system}:{issue}"
+        return Keys(self._prefix).app_last_issues(issue, system)
 
     async def _remember(self, issue: Issue, hook: System, entry: StreamEntry) -> None:
         key = self._last_key(issue, hook)
@@ -247,7 +248,7 @@ class AppGate:
             await self._count(f"withheld:{hook}")
             _log.info("delivery %s not forwarded to %s: %s", entry.delivery_id, hook, target.why)
             return False
-        mark = f"{self._prefix}:app-forwarded:{hook}:{target.role}:{entry.delivery_id}"
+        mark = Keys(self._prefix).app_forwarded(hook, target.role, entry.delivery_id)
         if await self._redis.exists(mark):
             await self._count(f"repeat:{hook}")
             return False

@@ -2,7 +2,7 @@
 
 ``process`` applies the system's trigger to the issue through GitHub's REST API (the label:
 ``POST /repos/{o}/{r}/issues/{n}/labels``; the assignee: ``POST .../assignees``), once per issue:
-a mark in Redis (``{prefix}:trigger-applied:{system}:{repository}#{number}``) is set after GitHub
+a mark in Redis (``Keys.trigger_applied(system, issue)``) is set after GitHub
 took it, and a marked issue is not sent again (both calls are idempotent at GitHub anyway).
 ``cancel`` (a hand-back) removes it (``DELETE .../labels/{name}``, ``DELETE .../assignees``) and
 clears the mark; ``remove`` does the same for a trigger Switchyard did not apply.
@@ -31,6 +31,7 @@ from service.errors import (
     GitHubRetryable,
 )
 from service.github.api.client import GitHubClient
+from service.keys import Keys
 from service.outcomes.from_github import GitHubOutcomes
 from service.system_kinds import AgentKind
 
@@ -42,7 +43,7 @@ _MARK_SECONDS = 90 * 24 * 3600
 def trigger_counts_key(prefix: str) -> str:
     """The hash counting triggers ``applied:{system}``, ``removed:{system}`` and
     ``foreign_removed:{system}``."""
-    return f"{prefix}:triggers:counts"
+    return Keys(prefix).trigger_counts
 
 
 class TriggerAgent:
@@ -76,7 +77,7 @@ class TriggerAgent:
         return f"TriggerAgent({self._system!s}, {self.kind!s}, {self.trigger!r})"
 
     def _mark(self, issue: Issue) -> str:
-        return f"{self._prefix}:trigger-applied:{self._system}:{issue}"
+        return Keys(self._prefix).trigger_applied(self._system, issue)
 
     async def process(self, job: AgentJob) -> None:
         issue = job.target

@@ -275,7 +275,7 @@ async def test_the_apps_own_pull_request_is_its_outcome(runtime: Runtime, apps: 
             "user": {"login": "typescript-app[bot]"},
         }
         await both(worker.stream, "pull_request", 0, action="opened", pull_request=pull)
-    rows: Any = await runtime.redis.xrange(f"{runtime.prefix}:completions")
+    rows: Any = await runtime.redis.xrange(runtime.keys.completions)
     ((_, row),) = rows
     assert (row["system"], row["issue"], row["success"]) == ("typescript", f"{REPO}#5", "1")
     assert await runtime.redis.zcard(outcomes.awaiting_key(System.TYPESCRIPT)) == 0
