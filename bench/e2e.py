@@ -17,6 +17,10 @@ the per-event times (post -> completion recorded) are mostly time spent waiting 
 The CPU time each process (and Redis, and this load generator) used during the measured part is
 printed per event, to show where the time goes.
 
+The same invocation then runs :mod:`bench.e2e_apps`: both systems as ``github-app``
+receivers, the gate's forwarded deliveries per second and its added latency (Switchyard's 202
+to the App's receipt, p50/p95) beside the job-API figures.
+
 Run alone: ``python bench/e2e.py [--quick] [--events N] [--workers 1,2] [--json]``.
 """
 
@@ -55,6 +59,7 @@ from bench.common import (
     unique_prefix,
     wait_ready,
 )
+from bench.e2e_apps import measure_apps
 from bench.loadgen import RawTarget
 from flags.model import System
 from service.keys import Keys
@@ -234,6 +239,9 @@ async def measure(env: dict[str, str], *, events: int, workers: Sequence[int]) -
         figures["e2e_events_per_s_2_workers"] = runs[2]["events_per_s"]
     if 1 in runs and 2 in runs:
         figures["e2e_scaling_2_over_1"] = runs[2]["events_per_s"] / runs[1]["events_per_s"]
+    apps = await measure_apps(env, events=events)  # both systems as github-app receivers
+    figures["e2e_github_app"] = apps
+    figures["e2e_forwarded_per_s_github_app"] = apps["forwarded_per_s"]
     return figures
 
 

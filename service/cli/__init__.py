@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from flags.errors import UnleashAuthError, UnleashError, UnleashUnreachable
 from service.cli import (
+    app_commands,
     control_commands,
     deliveries_commands,
     demo_commands,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         route_commands,
         serve_commands,
         worker_commands,
+        app_commands,
         watchdog_commands,
         demo_commands,
         standin_commands,
