@@ -243,6 +243,11 @@ class UnleashFlagProvider(AbstractProvider):
             return float("inf")
         return self._clock() - self.stats.last_success
 
+    def routed_flags(self) -> tuple[str | None, str]:
+        """The features payload this provider evaluates with (None before any) and its ETag,
+        Unleash's revision of it; read from memory, no request."""
+        return self._cache.features, str(self._cache.get(ETAG, "") or "")
+
     def freshness(self) -> str:
         """``ready``, ``stale`` or ``error``, re-checked against the clock."""
         self._update_status()

@@ -118,6 +118,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
                 )
             stop = asyncio.Event()
             running: Runtime = app.state.runtime
+            with contextlib.suppress(Exception):  # status reads its results: have one at once
+                await monitor_for(running).check()
             monitor = asyncio.create_task(monitor_for(running).run(stop), name="health-monitor")
             background = [monitor]
             if settings.unleash_admin_token is not None:

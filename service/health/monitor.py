@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from service.keys import Keys
 from service.runtime import Runtime
 
-__all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health"]
+__all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health", "recorded_health"]
 
 _log = logging.getLogger("switchyard.health")
 _HISTORY = 1000
@@ -124,3 +124,18 @@ async def read_health(redis: Redis, *, prefix: str) -> dict[str, dict[str, Any]]
             "history": await redis.llen(keys.health_history(name)),
         }
     return summary
+
+
+def recorded_health(recorded: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per component, the monitor's last result (``healthy`` None until it has one): what a
+    status read or a scrape shows, instead of probing the components itself."""
+    return {
+        name: {
+            key: recorded[name][key]
+            for key in ("healthy", "detail", "latency_ms", "at", "consecutive_failures")
+            if key in recorded[name]
+        }
+        if name in recorded
+        else {"healthy": None, "detail": "not checked yet"}
+        for name in COMPONENTS
+    }

@@ -1,9 +1,11 @@
 """``GET /migration/status`` (JSON) and ``GET /metrics`` (Prometheus text).
 
-Both read the same things: the migration's state in Unleash, owner counts, the health of every
-component, the side-by-side comparison, recent transitions, routing and webhook counters, the
-queue, dead letters and the watchdog's last state; the status also lists recent routed issues,
-shadow mismatches and dead letters (:mod:`service.outcomes.recent`).
+Both read the same things, and only read (no agent, no Unleash call per request): the
+migration's state from the flags this process routes with (their revision and fetch time), owner
+counts, the health monitor's last result for every component, the side-by-side comparison (read
+model buckets), recent transitions, routing and webhook counters, the queue, dead letters and the
+watchdog's last state; the status also lists recent routed issues, shadow mismatches and dead
+letters (:mod:`service.outcomes.recent`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flags.errors import UnleashError
 from flags.model import System
 from service.github.reconciler.ledger import Ledger
-from service.health.monitor import monitor_for, read_health
+from service.health.monitor import read_health, recorded_health
 from service.migration.audit import AuditTrail
 from service.migration.brake import OVERRIDE_TEXT, Brake
-from service.migration.control import NotProvisioned, read_state
+from service.migration.routed_flags import routed_state
 from service.outcomes.from_github import outcome_sources
 from service.outcomes.histogram import DurationHistogram, HistogramCounts
 from service.outcomes.metrics import WINDOWS, comparison_table, read_metrics
@@ -58,23 +59,13 @@ async def _collect(
     """The status, and the completion counters it lists, read once for both endpoints."""
     settings = runtime.settings
     completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
-    health = await monitor_for(runtime).probe()
+    recorded = await read_health(runtime.redis, prefix=runtime.prefix)
+    health = recorded_health(recorded)  # the monitor's last results: a read never probes
     health["flags"] = {
         "healthy": runtime.provider.freshness() != "error",
         **runtime.provider.stats.as_dict(),
     }
-    state: dict[str, Any] = {}
-    if settings.unleash_admin_token is not None:
-        try:
-            current = await read_state(runtime.admin())
-            state = {
-                "mode": current.effective_mode.value,
-                "mode_variant": current.mode.value,
-                "rollout_percentage": current.rollout,
-                "kill_switch": current.kill_switch,
-            }
-        except (UnleashError, NotProvisioned) as error:
-            state = {"error": str(error)}
+    state: dict[str, Any] = routed_state(runtime.provider)  # the flags this process routes with
     override = await Brake(runtime.redis, prefix=runtime.prefix).read()
     if override is not None and override.pending and not state.get("kill_switch"):
         state = {**state, "kill_switch": True, "kill_switch_text": OVERRIDE_TEXT}
@@ -103,7 +94,7 @@ async def _collect(
         },
         "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
         "watchdog": describe_state({str(k): str(v) for k, v in watchdog.items()}, now=time.time()),
-        "health_history": await read_health(runtime.redis, prefix=runtime.prefix),
+        "health_history": recorded,
         "completions": [
             {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
         ],

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import httpx
 import pytest
 
 from flags.admin_api import UnleashAdmin
-from flags.model import Issue, System
+from flags.model import KILL_SWITCH_FLAG, Issue, System
+from service.app import create_app
+from service.devtools.child_processes import free_port
 from service.health.monitor import monitor_for, read_health
 from service.outcomes.metrics import Rate, compare, read_metrics
 from service.routing.ownership import OwnershipStore
+from service.runtime import open_runtime
+from service.settings import Settings
 from tests.conftest import InProcessService, record_completion
 
 pytestmark = pytest.mark.integration
@@ -18,6 +25,7 @@ async def test_status_shows_state_owners_health_and_comparison(
     edge: InProcessService, flags_reset: UnleashAdmin
 ) -> None:
     runtime = edge.runtime
+    await monitor_for(runtime).check()  # the service's monitor does this; status only reads it
     owners = OwnershipStore(runtime.redis, prefix=runtime.prefix)
     await owners.claim(Issue("acme/app", 1), System.PYTHON, reason="t")
     await owners.claim(Issue("acme/app", 2), System.TYPESCRIPT, reason="t")
@@ -43,7 +51,7 @@ async def test_status_shows_state_owners_health_and_comparison(
     assert status["mode"] == "typescript_only" and status["rollout_percentage"] == 0
     assert status["kill_switch"] is False
     assert status["owners"] == {"typescript": 1, "python": 1}
-    assert status["health"]["redis"]["healthy"] is True
+    assert status["health"]["redis"]["healthy"] is True, status["health"]
     assert status["health"]["unleash"]["healthy"] is True
     python = status["comparison"]["python"]["success_rate"]
     assert (python["n"], python["successes"]) == (10, 8)
@@ -108,3 +116,29 @@ async def test_health_monitor_records_every_component(edge: InProcessService) ->
     assert recorded["unleash"]["consecutive_failures"] == 0
     status = (await edge.client.get("/migration/status")).json()
     assert status["health_history"]["redis"]["healthy"] is True
+
+
+async def test_status_reads_recorded_health_and_routed_flags_never_probes(
+    settings: Settings, prefix: str, flags_reset: UnleashAdmin
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: a probe would fail
+    own = dataclasses.replace(settings, redis_prefix=prefix, python_url=closed)
+    async with open_runtime(own, role="service") as runtime:
+        app = create_app(own, runtime=runtime)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=own.service_url) as client:
+            # Unleash changes; this process has not refetched: status shows what it routes with.
+            await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
+            status = (await client.get("/migration/status")).json()
+            scrape = (await client.get("/metrics")).text
+            assert status["health"]["python"] == {"healthy": None, "detail": "not checked yet"}
+            assert status["kill_switch"] is False
+            payload, etag = runtime.provider.routed_flags()
+            assert payload is not None and status["flags_revision"] == etag
+            assert status["flags_fetched_at"] == runtime.provider.stats.last_success
+            assert "switchyard_kill_switch 0.0" in scrape
+            await monitor_for(runtime).check()  # the monitor's round: now status shows it
+            await runtime.provider.refresh()
+            status = (await client.get("/migration/status")).json()
+    assert status["health"]["python"]["healthy"] is False
+    assert status["kill_switch"] is True and status["mode"] == "emergency_rollback"
