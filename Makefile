@@ -73,6 +73,7 @@ test: deps lint
 # QUICK=1: shorter runs and fewer samples (about a minute instead of three or four).
 bench: provision
 	$(PY) bench/watchdog_sim.py $(if $(QUICK),--migrations 400)
+	$(PY) bench/plan_sim.py $(if $(QUICK),--plans 50)
 	. .stack/env && $(PY) bench/run_all.py $(if $(QUICK),--quick)
 
 clean: stack-down

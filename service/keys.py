@@ -36,6 +36,9 @@ Key, type, owner module:
 - ``brake:override``, ``brake:sync-claim``: ``service.migration.brake``
 - ``audit`` (stream), ``unleash-events-cursor``, ``unleash-own-events`` (set),
   ``flags-changed`` (pub/sub channel): ``service.migration``
+- ``plan:current`` (hash), ``plan:timeline`` (list), ``plan:fold`` (hash): ``service.plan``
+- ``notify:events`` (hash), ``notify:due`` (sorted set), ``notify:deliveries`` (hash):
+  ``service.notify.outbox``
 - ``dashboard:session:{id}``: ``service.dashboard.auth``
 - ``xadd-floor``: ``bench/intake.py``'s bare-append floor; ``ready``, ``go``: test barriers
 """
@@ -302,6 +305,37 @@ class Keys:
     def flags_changed(self) -> str:
         """The pub/sub channel every process's flag cache listens on."""
         return self._key("flags-changed")
+
+    # --- rollout plan and notifications ---------------------------------------------------
+    @property
+    def plan_current(self) -> str:
+        """Hash: ``version`` and ``record`` (the one current plan, JSON)."""
+        return self._key("plan", "current")
+
+    @property
+    def plan_timeline(self) -> str:
+        """List, newest first: every transition of every plan, with its evidence (JSON)."""
+        return self._key("plan", "timeline")
+
+    @property
+    def plan_fold(self) -> str:
+        """Hash: the current step's outcome counters and the stream cursors read so far."""
+        return self._key("plan", "fold")
+
+    @property
+    def notify_events(self) -> str:
+        """Hash: event id -> the notification (JSON); a second publish of an id is dropped."""
+        return self._key("notify", "events")
+
+    @property
+    def notify_due(self) -> str:
+        """Sorted set: ``{event id}|{receiver}`` scored by when its next attempt is due."""
+        return self._key("notify", "due")
+
+    @property
+    def notify_deliveries(self) -> str:
+        """Hash: ``{event id}|{receiver}`` -> its state (attempts, status, last error), JSON."""
+        return self._key("notify", "deliveries")
 
     # --- dashboard -----------------------------------------------------------------------
     def dashboard_session(self, session_id: str) -> str:

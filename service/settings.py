@@ -66,6 +66,8 @@ ENV_VARS: dict[str, str] = {
         for suffix, meaning in SYSTEM_ENV_VARS.items()
     },
     "SWITCHYARD_MAX_LARGE_BODIES": "Request bodies over 1 MiB read at once (default 4; more: 503).",
+    "SWITCHYARD_NOTIFY_WEBHOOK_URL": "Generic JSON webhook for plan and rollback notifications.",
+    "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": "HMAC-SHA256 secret signing those notifications.",
 }
 
 _DEFAULT_ENVIRONMENT = "development"
@@ -157,6 +159,8 @@ class Settings:
         default_factory=lambda: {system: SystemSettings(system=system) for system in System}
     )
     max_large_bodies: int = 4
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -200,6 +204,8 @@ class Settings:
                 for system in System
             },
             max_large_bodies=_count(env, "SWITCHYARD_MAX_LARGE_BODIES", 4),
+            notify_webhook_url=_notify_url(env),
+            notify_webhook_secret=_secret(env, "SWITCHYARD_NOTIFY_WEBHOOK_SECRET"),
         )
 
     def kind(self, system: System) -> AgentKind:
@@ -214,6 +220,15 @@ class Settings:
 
     def require_unleash_events_secret(self) -> Secret:
         return _require(self.unleash_events_secret, "SWITCHYARD_UNLEASH_EVENTS_SECRET")
+
+
+def _notify_url(env: Mapping[str, str]) -> str | None:
+    name = "SWITCHYARD_NOTIFY_WEBHOOK_URL"
+    if not env.get(name, "").strip():
+        return None
+    if _secret(env, "SWITCHYARD_NOTIFY_WEBHOOK_SECRET") is None:
+        raise SettingsError("SWITCHYARD_NOTIFY_WEBHOOK_SECRET", f"is required with {name}")
+    return _url(env, name)
 
 
 def _hooks(env: Mapping[str, str], name: str) -> tuple[HookRef, ...]:

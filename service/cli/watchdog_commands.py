@@ -1,17 +1,26 @@
-"""``switchyard watchdog``: the process that rolls back when python is worse."""
+"""``switchyard watchdog``: the process that rolls back when python is worse, and drives the
+rollout plan (``switchyard plan start``) when one is running."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from service.cli.output import load_settings
 from service.migration.control import MigrationControl
 from service.migration.override_sync import sync_overrides
+from service.notify.outbox import Outbox
+from service.notify.senders import Sender, SlackSender, WebhookSender
+from service.plan.controller import PlanController
+from service.plan.evidence import StreamFold
+from service.plan.store import PlanStore
 from service.runtime import open_runtime
 from service.watchdog.loop import Watchdog, WatchdogConfig
 
@@ -33,22 +42,64 @@ async def _watchdog(args: argparse.Namespace) -> int:
         control = MigrationControl(
             admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix
         )
+        senders: list[Sender] = []
+        if args.alert_url:
+            senders.append(
+                SlackSender(
+                    http=runtime.http,
+                    url=args.alert_url,
+                    dashboard_url=f"{settings.service_url}/migration/dashboard",
+                )
+            )
+        if settings.notify_webhook_url and settings.notify_webhook_secret:
+            senders.append(
+                WebhookSender(
+                    http=runtime.http,
+                    url=settings.notify_webhook_url,
+                    secret=settings.notify_webhook_secret,
+                )
+            )
+        outbox = Outbox(runtime.redis, prefix=runtime.prefix, senders=senders)
+        plan = PlanController(
+            store=PlanStore(runtime.redis, prefix=runtime.prefix, outbox=outbox),
+            control=control,
+            evidence=StreamFold(runtime.redis, prefix=runtime.prefix),
+        )
         watchdog = Watchdog(
             redis=runtime.redis,
             http=runtime.http,
             control=control,
+            plan=plan,
+            outbox=outbox,
             prefix=runtime.prefix,
             config=WatchdogConfig(
                 name=name,
                 interval_seconds=args.interval,
                 dry_run=args.dry_run,
                 cooldown_seconds=args.cooldown,
-                alert_url=args.alert_url,
                 python_health_url=settings.python_url,
             ),
         )
-        await asyncio.gather(watchdog.run(stop), sync_overrides(control, holder=name, stop=stop))
+        sending = asyncio.create_task(_send(outbox, stop, args.interval))
+        try:
+            await asyncio.gather(
+                watchdog.run(stop), sync_overrides(control, holder=name, stop=stop)
+            )
+        finally:
+            stop.set()
+            await sending
     return 0
+
+
+async def _send(outbox: Outbox, stop: asyncio.Event, interval: float) -> None:
+    """Deliver the outbox beside the watchdog's ticks: a slow receiver never delays a tick."""
+    while not stop.is_set():
+        try:
+            await outbox.deliver_due()
+        except (RedisError, OSError) as error:
+            logging.getLogger("switchyard.notify").warning("outbox delivery failed: %s", error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(1.0, interval))
 
 
 def register(commands: Any) -> None:
@@ -62,7 +113,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--cooldown", type=float, default=600.0, help="seconds between alerts (default 600)"
     )
-    parser.add_argument("--alert-url", help="Slack-compatible webhook URL for alerts")
+    parser.add_argument(
+        "--alert-url",
+        help="Slack-compatible webhook URL: rollbacks and plan events, through the outbox",
+    )
     parser.add_argument("--name", help="this watchdog's name in the audit trail")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(handler=_watchdog)

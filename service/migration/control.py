@@ -95,12 +95,22 @@ class MigrationControl:
         )
 
     async def set_mode(
-        self, mode: Mode, *, actor: Actor, reason: str, force: bool = False
+        self,
+        mode: Mode,
+        *,
+        actor: Actor,
+        reason: str,
+        force: bool = False,
+        evidence: dict[str, Any] | None = None,
     ) -> ChangeResult:
-        return await self._apply(Change(ChangeKind.SET_MODE, mode=mode, force=force), actor, reason)
+        change = Change(ChangeKind.SET_MODE, mode=mode, force=force)
+        return await self._apply(change, actor, reason, evidence)
 
-    async def set_rollout(self, percentage: int, *, actor: Actor, reason: str) -> ChangeResult:
-        return await self._apply(Change(ChangeKind.SET_ROLLOUT, rollout=percentage), actor, reason)
+    async def set_rollout(
+        self, percentage: int, *, actor: Actor, reason: str, evidence: dict[str, Any] | None = None
+    ) -> ChangeResult:
+        change = Change(ChangeKind.SET_ROLLOUT, rollout=percentage)
+        return await self._apply(change, actor, reason, evidence)
 
     async def rollback(
         self, *, actor: Actor, reason: str, evidence: dict[str, Any] | None = None

@@ -7,9 +7,12 @@ the pure :func:`service.watchdog.verdict.decide`, and on a rollback verdict turn
 through
 the same code as ``switchyard rollback`` (:class:`~service.migration.control.MigrationControl`),
 with the
-verdict's evidence in the audit trail, then posts an optional Slack-compatible alert. It never
-turns the switch off. ``dry_run`` only records "would roll back". A cooldown stops repeated
-alerts while the switch stays on; the rollback itself is idempotent.
+verdict's evidence in the audit trail, then publishes a ``watchdog_rollback`` notification to
+the outbox (:mod:`service.notify.outbox`; the Slack ``--alert-url`` is one of its receivers). It
+never turns the switch off. ``dry_run`` only records "would roll back". A cooldown stops repeated
+notifications while the switch stays on; the rollback itself is idempotent. With a
+:class:`~service.plan.controller.PlanController`, the leader then runs the rollout plan's tick
+with the verdict, under the same lease.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ import httpx
 from redis.asyncio import Redis
 
 from flags.errors import UnleashError
-from flags.transitions import Actor, ActorKind
+from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.keys import Keys
-from service.migration.control import MigrationControl
+from service.migration.control import MigrationControl, NotProvisioned
+from service.notify.outbox import Notification, Outbox
 from service.outcomes.recorder import stream_fields
+from service.plan.controller import PlanController
+from service.plan.decision import Decision
+from service.plan.errors import PlanConflict
 from service.watchdog.fold_store import EvidenceFold
 from service.watchdog.verdict import Policy, Verdict, decide
 
@@ -69,7 +76,6 @@ class WatchdogConfig:
     interval_seconds: float = 10.0
     dry_run: bool = False
     cooldown_seconds: float = 600.0
-    alert_url: str | None = None
     python_health_url: str | None = None
     policy: Policy = field(default_factory=Policy)
 
@@ -83,8 +89,12 @@ class Watchdog:
         control: MigrationControl,
         prefix: str,
         config: WatchdogConfig,
+        plan: PlanController | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._redis = redis
+        self._plan = plan
+        self._outbox = outbox
         self._http = http
         self._control = control
         self._prefix = prefix
@@ -144,11 +154,22 @@ class Watchdog:
         }
         if verdict.rollback:
             state["action"] = await self._act(verdict)
+        if self._plan is not None:
+            decision = await self._plan_tick(self._plan, verdict)
+            state["plan"] = "" if decision is None else f"{decision.action}: {decision.reason}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(self.state_key)  # this tick's state only: no earlier action lingers
             pipe.hset(self.state_key, mapping=stream_fields(state))
             await pipe.execute()
         return verdict
+
+    async def _plan_tick(self, plan: PlanController, verdict: Verdict) -> Decision | None:
+        """The rollout plan's tick, under this watchdog's lease (see service.plan.controller)."""
+        try:
+            return await plan.tick(verdict, dry_run=self.config.dry_run)
+        except (TransitionRefused, NotProvisioned, PlanConflict) as refused:
+            _log.warning("plan tick refused: %s", refused)
+            return None
 
     async def _act(self, verdict: Verdict) -> str:
         reason = "; ".join(verdict.reasons)
@@ -166,14 +187,15 @@ class Watchdog:
             nx=True,
             ex=max(1, int(self.config.cooldown_seconds)),
         )
-        if fresh and self.config.alert_url:
-            with contextlib.suppress(httpx.HTTPError):
-                await self._http.post(
-                    self.config.alert_url,
-                    json={
-                        "text": f":rotating_light: Switchyard rolled back to typescript: {reason}"
-                    },
+        if fresh and self._outbox is not None:
+            await self._outbox.publish(
+                Notification(
+                    kind="watchdog_rollback",
+                    text=f":rotating_light: Switchyard rolled back to typescript: {reason}",
+                    actor=self.config.name,
+                    details={"reason": reason, "evidence": verdict.evidence},
                 )
+            )
         return "rolled back (break-glass override)" if result.override else "rolled back"
 
     async def run(self, stop: asyncio.Event) -> None:

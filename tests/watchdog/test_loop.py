@@ -14,6 +14,7 @@ from flags.model import System
 from flags.provider import UnleashFlagProvider
 from flags.source import FlagSource
 from service.migration.control import MigrationControl
+from service.notify.outbox import Notification, Outbox
 from service.settings import Settings
 from service.watchdog.loop import Watchdog, WatchdogConfig
 from tests.conftest import record_completion
@@ -102,6 +103,36 @@ async def test_two_watchdogs_at_once_flip_it_once(
     control = MigrationControl(admin=flags_reset, redis=redis_client, prefix=prefix)
     rollbacks = [e for e in await control.audit.recent(10) if e.change == "rollback"]
     assert len(rollbacks) == 1
+
+
+async def test_a_rollback_is_notified_through_the_outbox_once(
+    flags_reset: UnleashAdmin, redis_client: Redis, prefix: str, http: httpx.AsyncClient
+) -> None:
+    got: list[Notification] = []
+
+    class Recorder:
+        name = "recorder"
+
+        async def send(self, event: Notification) -> str | None:
+            got.append(event)
+            return None
+
+    outbox = Outbox(redis_client, prefix=prefix, senders=[Recorder()])
+    await _history(redis_client, prefix, python_success=0.30)
+    watchdog = Watchdog(
+        redis=redis_client,
+        http=http,
+        control=MigrationControl(admin=flags_reset, redis=redis_client, prefix=prefix),
+        prefix=prefix,
+        config=WatchdogConfig(name="wd-notify", interval_seconds=1),
+        outbox=outbox,
+    )
+    await watchdog.tick()
+    await watchdog.tick()  # the switch is on already: nothing new to say
+    assert await outbox.deliver_due() == 1
+    (event,) = got
+    assert (event.kind, event.actor) == ("watchdog_rollback", "wd-notify")
+    assert event.details["evidence"]["rule"]
 
 
 async def test_dry_run_flips_nothing(

@@ -1,0 +1,87 @@
+"""``switchyard plan ...`` as real processes: bad plans refused naming the field (exit 2) and
+changing nothing, four eyes (exit 1), the whole life of a plan with ``--json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from flags.admin_api import UnleashAdmin
+from service.migration.control import read_state
+from service.plan.store import PlanStore
+from tests.processes import run_cli, switchyard_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(stack_env: dict[str, str], prefix: str, tmp_path: Path) -> dict[str, str]:
+    return switchyard_env(
+        stack_env, prefix=prefix, cache_dir=tmp_path / "cache", SWITCHYARD_ACTOR="alice"
+    )
+
+
+BAD = [
+    ({"steps": [50, 25, 100]}, "steps[1].percentage"),
+    ({"margin": 0.7}, "margin"),
+    ({"windows": {"hours": "9 to 5"}}, "windows.hours"),
+]
+
+
+async def test_a_bad_plan_is_refused_naming_the_field_and_changes_nothing(
+    env: dict[str, str],
+    flags_reset: UnleashAdmin,
+    redis_client: Redis,
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    before = await read_state(flags_reset)
+    for plan, field in BAD:
+        path = tmp_path / "plan.json"
+        path.write_text(json.dumps(plan))
+        result = await run_cli("plan", "start", "--file", str(path), "--reason", "go", env=env)
+        assert result.code == 2
+        assert f"plan refused: {field}: " in result.stderr
+    flags = ("--dwell", "-5", "--steps", "10,100")
+    result = await run_cli("plan", "start", *flags, "--reason", "go", env=env)
+    assert result.code == 2 and "steps[0].min_dwell_seconds: must be" in result.stderr
+    assert await PlanStore(redis_client, prefix=prefix).load() is None
+    assert await read_state(flags_reset) == before
+
+
+async def test_a_plan_from_start_to_abort(env: dict[str, str], flags_reset: UnleashAdmin) -> None:
+    status = await run_cli("plan", "status", env=env)
+    assert status.code == 1 and "no plan has been started" in status.stderr
+    started = await run_cli(
+        "plan", "start", "--file", "flags/plan.json", "--steps", "20,60,100",
+        "--approval-at", "20", "--dwell", "0", "--reason", "go", "--json", env=env,
+    )  # fmt: skip
+    record = started.json()
+    assert [s["percentage"] for s in record["plan"]["steps"]] == [20, 60, 100]
+    assert record["plan"]["steps"][0]["gate"] == "approval"
+    assert record["plan"]["windows"]["hours"] == "09:00-16:00"  # the rest from the file
+    assert (record["state"]["status"], record["started_by"]) == ("running", "alice")
+    state = await read_state(flags_reset)
+    assert (state.mode.value, state.rollout) == ("gradual", 20)
+    again = await run_cli("plan", "start", "--reason", "twice", env=env)
+    assert again.code == 1 and "already running" in again.stderr
+    own = await run_cli("plan", "approve", "--reason", "me", env=env)
+    assert own.code == 1 and "four eyes" in own.stderr
+    bob = {**env, "SWITCHYARD_ACTOR": "bob"}
+    approved = (await run_cli("plan", "approve", "--reason", "ok", "--json", env=bob)).json()
+    assert approved["state"]["approvals"] == {"0": "bob"}
+    paused = (await run_cli("plan", "pause", "--reason", "lunch", "--json", env=bob)).json()
+    assert (paused["state"]["status"], paused["state"]["note"]) == ("paused", "by bob: lunch")
+    text = await run_cli("plan", "status", env=env)
+    assert text.code == 0 and "paused" in text.stdout and "[>] 20% (approval)" in text.stdout
+    assert (await run_cli("plan", "resume", "--reason", "back", env=env)).code == 0
+    aborted = (await run_cli("plan", "abort", "--reason", "done", "--json", env=env)).json()
+    assert aborted["state"]["status"] == "aborted"
+    assert [e["event"] for e in aborted["timeline"]] == [
+        "aborted", "resumed", "paused", "approved", "started",
+    ]  # fmt: skip
+    audit = (await run_cli("audit", "--json", env=env)).json()
+    assert [e["actor"] for e in audit if e["change"] == "plan_approved"] == ["bob"]
