@@ -221,6 +221,9 @@ class Settings:
     def require_unleash_events_secret(self) -> Secret:
         return _require(self.unleash_events_secret, "SWITCHYARD_UNLEASH_EVENTS_SECRET")
 
+    def require_agent_secret(self) -> Secret:
+        return _require(self.agent_secret, "SWITCHYARD_AGENT_SECRET")
+
 
 def _notify_url(env: Mapping[str, str]) -> str | None:
     name = "SWITCHYARD_NOTIFY_WEBHOOK_URL"

@@ -7,21 +7,33 @@
 
 signed like a GitHub webhook (HMAC-SHA256 of the raw body, ``sha256=<hex>``) but in the header
 ``X-Switchyard-Signature``, under the secret Switchyard shares with the agent systems.
+
+Everything is bounded before it is recorded (else 400, naming the field): ``duration_seconds``
+in 0 .. :data:`MAX_DURATION_SECONDS` (7 days), ``issue_number`` and ``pr_number`` in
+1 .. :data:`MAX_NUMBER` (GitHub's numbers are 32-bit), ``job_id`` and ``output_digest`` at most
+:data:`MAX_TEXT` printable ASCII characters; the body is parsed by
+:func:`~service.json_input.load_json` (depth, huge integers, NaN, duplicate keys refused).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from flags.secret import Secret
 from service.errors import PayloadError
+from service.github.names import MAX_NUMBER
 from service.github.signature import sign, verify_signature
+from service.json_input import load_json
 
 __all__ = [
     "COMPLETION_SIGNATURE_HEADER",
+    "MAX_DURATION_SECONDS",
+    "MAX_NUMBER",
+    "MAX_TEXT",
     "Completion",
     "parse_completion",
     "sign_completion",
@@ -29,6 +41,9 @@ __all__ = [
 ]
 
 COMPLETION_SIGNATURE_HEADER = "X-Switchyard-Signature"
+MAX_DURATION_SECONDS = 7 * 24 * 3600.0
+MAX_TEXT = 200
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +69,28 @@ class Completion:
 
 def parse_completion(body: bytes) -> Completion:
     """Parse a callback body; raise :class:`PayloadError` naming the bad field."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PayloadError(f"completion is not JSON: {error}") from None
+    data = load_json(body, what="completion")
     if not isinstance(data, dict):
         raise PayloadError("completion is not a JSON object")
     job_id, success, dry_run = data.get("job_id"), data.get("success"), data.get("dry_run")
     duration, digest = data.get("duration_seconds"), data.get("output_digest")
-    if not isinstance(job_id, str) or not job_id:
-        raise PayloadError("completion.job_id is missing or not a non-empty string")
+    if not isinstance(job_id, str) or not _text(job_id):
+        raise PayloadError(f"completion.job_id must be 1-{MAX_TEXT} printable ASCII characters")
     if not isinstance(success, bool) or not isinstance(dry_run, bool):
         raise PayloadError("completion.success and completion.dry_run must be true or false")
     if (
         isinstance(duration, bool)
         or not isinstance(duration, int | float)
         or not math.isfinite(duration)
-        or duration < 0
+        or not 0 <= duration <= MAX_DURATION_SECONDS
     ):
-        raise PayloadError("completion.duration_seconds must be a non-negative number")
-    if digest is not None and not isinstance(digest, str):
-        raise PayloadError("completion.output_digest must be a string or null")
+        raise PayloadError(
+            f"completion.duration_seconds must be a number 0..{MAX_DURATION_SECONDS:g}"
+        )
+    if digest is not None and not (isinstance(digest, str) and _text(digest)):
+        raise PayloadError(
+            f"completion.output_digest must be null or 1-{MAX_TEXT} printable ASCII characters"
+        )
     pr_number = data.get("pr_number")
     return Completion(
         job_id=job_id,
@@ -100,6 +116,10 @@ def verify_completion(secret: Secret, body: bytes, header: str | None) -> None:
 
 
 def _positive(value: object, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise PayloadError(f"completion.{key} must be a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_NUMBER:
+        raise PayloadError(f"completion.{key} must be a whole number 1..{MAX_NUMBER}")
     return value
+
+
+def _text(value: str) -> bool:
+    return len(value) <= MAX_TEXT and _PRINTABLE.fullmatch(value) is not None

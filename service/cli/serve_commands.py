@@ -16,8 +16,10 @@ __all__ = ["register"]
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
+    # Every secret a request needs is checked now, not on the first request that needs it.
     settings.require_webhook_secret()
     settings.require_unleash_events_secret()
+    settings.require_agent_secret()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

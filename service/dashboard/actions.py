@@ -57,7 +57,7 @@ def _mode(form: dict[str, str], field: str) -> Mode:
 
 def _percentage(form: dict[str, str]) -> int:
     raw = form.get("percentage", "").strip()
-    if not raw.isdigit() or not 0 <= int(raw) <= 100:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 0 <= int(raw) <= 100:
         raise ActionInvalid(f"percentage must be a whole number 0..100, got {raw!r}")
     return int(raw)
 

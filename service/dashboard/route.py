@@ -47,6 +47,7 @@ from service.errors import (
     SwitchyardError,
     Unauthenticated,
 )
+from service.escape import escape
 from service.migration.control import MigrationControl
 from service.runtime import Runtime
 from service.web.status import collect_status
@@ -181,7 +182,7 @@ async def login(request: Request) -> Response:
         client = request.client.host if request.client else "?"
         _log.warning("dashboard login refused (wrong token) from %s", client)
         return await _page(request, login_error="Wrong admin token.", status_code=401)
-    _log.info("dashboard login: %s", actor)
+    _log.info("dashboard login: %s", escape(actor))
     response = _back(request)
     response.set_cookie(
         SESSION_COOKIE,
@@ -206,7 +207,7 @@ async def logout(request: Request) -> Response:
         return _refusal(request, error.status_code, error.message)
     if caller is not None and caller.session is not None:
         await auth.logout(caller.session)
-        _log.info("dashboard logout: %s", caller.session.actor)
+        _log.info("dashboard logout: %s", escape(caller.session.actor))
     response = _back(request)
     response.delete_cookie(SESSION_COOKIE, path="/migration", httponly=True, samesite="strict")
     return response
@@ -222,7 +223,7 @@ async def action(request: Request) -> Response:
         form = await read_form(request)
         caller = await auth.authorize(request, form)
     except AuthRefused as refused:
-        _log.warning("dashboard action %s refused: %s", name, refused.message)
+        _log.warning("dashboard action %s refused: %s", name, escape(refused.message))
         return _refusal(request, refused.status_code, refused.message)
     except SwitchyardError as error:
         return _refusal(request, error.status_code, error.message)
@@ -241,7 +242,7 @@ async def action(request: Request) -> Response:
         kind, status_code, text = "error", 409, f"Cannot change the flags: {error}"
     except (UnleashError, RedisError) as error:
         kind, status_code, text = "error", 502, f"Failed: {error}"
-    _log.info("dashboard action %s by %s: %s", name, caller.actor.name, text)
+    _log.info("dashboard action %s by %s: %s", name, escape(caller.actor.name), escape(text))
     if caller.session is None:
         body = result.as_dict() if result is not None else {"error": text}
         return JSONResponse(body, status_code=status_code, headers=SECURITY_HEADERS)

@@ -17,13 +17,15 @@ read leniently: GitHub leaves some of them out or ``null`` (``issues`` ``pinned`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, get_args
 
 from flags.model import Issue
 from service.errors import PayloadError
+from service.escape import escape
 from service.github.links import issue_from_branch, linked_issues
+from service.github.names import MAX_NUMBER, is_login, is_number, repository_problem
+from service.json_input import load_json
 
 __all__ = [
     "CHECK_KINDS",
@@ -136,10 +138,7 @@ def parse_event(*, event: str, delivery_id: str, body: bytes) -> GitHubEvent:
 
 
 def _load(body: bytes, delivery_id: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PayloadError(f"body is not JSON: {error}", delivery_id=delivery_id) from None
+    payload = load_json(body, delivery_id=delivery_id)
     if not isinstance(payload, dict):
         kind = type(payload).__name__
         raise PayloadError(f"body is JSON {kind}, not an object", delivery_id=delivery_id)
@@ -170,7 +169,7 @@ def _issue_event(reader: _Reader, payload: dict[str, Any], action: str) -> GitHu
             for label in (labels if isinstance(labels, list) else [])
             if isinstance(label, dict) and isinstance(label.get("name"), str)
         ),
-        sender=_lenient_text(sender.get("login") if isinstance(sender, dict) else None),
+        sender=reader.sender(sender),
         raw=payload,
     )
 
@@ -244,10 +243,19 @@ class _Reader:
 
     def repository(self, payload: dict[str, Any]) -> str:
         name = self.text(self.obj(payload, "", "repository"), "repository", "full_name")
-        owner, _, repo = name.partition("/")
-        if not owner or not repo or "/" in repo:
-            raise self.fail("repository.full_name", f"is not owner/name: {name!r:.80}")
+        problem = repository_problem(name)
+        if problem is not None:
+            raise self.fail("repository.full_name", f"{problem}: {escape(name, limit=80)!r}")
         return name
+
+    def sender(self, sender: object) -> str:
+        """The sender's login ("" when absent): a login GitHub could have given, or refused."""
+        login = sender.get("login") if isinstance(sender, dict) else None
+        if login is None:
+            return ""
+        if not isinstance(login, str) or not is_login(login, bot=True):
+            raise self.fail("sender.login", f"is not a GitHub login: {escape(login, limit=60)!r}")
+        return login
 
     def text(self, data: dict[str, Any], where: str, key: str) -> str:
         value = data.get(key)
@@ -257,6 +265,8 @@ class _Reader:
 
     def number(self, data: dict[str, Any], where: str, key: str) -> int:
         value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.fail(f"{where}.{key}", f"must be a positive integer, got {value!r:.40}")
+        if not is_number(value) or not isinstance(value, int):
+            raise self.fail(
+                f"{where}.{key}", f"must be a whole number 1..{MAX_NUMBER}, got {value!r:.40}"
+            )
         return value

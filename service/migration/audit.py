@@ -1,7 +1,9 @@
 """The audit trail: every mode change, whoever made it, in one place in Redis.
 
 Entries come from Switchyard itself (CLI, dashboard, watchdog) and from Unleash's event log
-(changes made in the Unleash UI, imported by :mod:`service.migration.unleash_events`).
+(changes made in the Unleash UI, imported by :mod:`service.migration.unleash_events`). Every text
+field is stored escaped (:func:`service.escape.escape`: no NUL, newline or other control
+character from a name, a reason or Unleash's log reaches the trail raw).
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
 
+from service.escape import escape
 from service.keys import Keys
 
 __all__ = ["AuditEntry", "AuditTrail"]
@@ -46,7 +49,16 @@ class AuditTrail:
         self.key = Keys(prefix).audit
 
     async def record(self, entry: AuditEntry) -> None:
-        member = json.dumps({**entry.as_dict(), "id": uuid.uuid4().hex})
+        safe = replace(
+            entry,
+            actor=escape(entry.actor, limit=100),
+            source=escape(entry.source, limit=40),
+            change=escape(entry.change, limit=100),
+            before=escape(entry.before, limit=200),
+            after=escape(entry.after, limit=200),
+            reason=escape(entry.reason, limit=1000),
+        )
+        member = json.dumps({**safe.as_dict(), "id": uuid.uuid4().hex})
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(self.key, {member: entry.at})
             pipe.zremrangebyrank(self.key, 0, -_MAX_ENTRIES - 1)

@@ -3,8 +3,7 @@
 One loop per worker process, in the consumer group ``workers``:
 
 1. claim entries left pending longer than ``claim_idle_ms`` (``XAUTOCLAIM``), else read new;
-2. handle each entry; acknowledge it once its outcome is recorded (dispatched, already done,
-   dead-lettered, or nothing to do).
+2. handle each; acknowledge it once its outcome is recorded (dispatched, done, dead, or none).
 
 An ``issues`` event is handled under the issue's lock: route it (sticky ownership), cancel
 python's in-flight work on a hand-back or while the kill switch is on, dispatch the acting job,
@@ -14,7 +13,8 @@ leave it pending and the loop pauses and carries on.
 
 While the kill switch or the break-glass brake is on, each worker sweeps python's issues about
 once a second: under each issue's lock it cancels python's in-flight jobs (their deliveries are
-routed again) and hands the issue back to typescript (a locked issue is left to its event's worker).
+routed again) and hands the issue back to typescript (a locked issue is left to its event's worker;
+an entry that fails is logged and skipped, the others still go).
 
 A heartbeat keeps the entries in hand from going idle. ``bots``: a GitHub App's delivery goes
 to the gate; triggers and GitHub-event outcomes hear of routings and hand-backs.
@@ -37,7 +37,8 @@ from flags.source import FlagSource
 from service.agents.bots import BotSupport
 from service.agents.github_app.gate import AppGate
 from service.agents.protocol import AgentSystem
-from service.errors import PayloadError
+from service.errors import PayloadError, SwitchyardError
+from service.escape import escape
 from service.github.events import CheckCompleted, IssueEvent, PullRequestClosed, parse_event
 from service.pipeline.dispatch import Dispatcher, Fenced
 from service.pipeline.heartbeat import Heartbeat
@@ -280,6 +281,8 @@ class Worker:
                     _log.info("rollback sweep: %s handed back to typescript", issue)
             except LockTimeout:
                 continue  # an event of the issue is in hand; its worker hands the issue back
+            except (SwitchyardError, ValueError) as error:  # one bad entry never stops the rest
+                _log.error("rollback sweep: %s skipped: %s", escape(issue), escape(error))
 
     async def _python_handed_back(self, issue: Issue) -> None:
         """The gate handed ``issue`` back: python's jobs and trigger go."""

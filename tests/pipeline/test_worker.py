@@ -27,7 +27,7 @@ from service.devtools.simulator import create_simulator
 from service.github.events import CheckCompleted, PullRequestClosed
 from service.pipeline.dispatch import replay_dead_letter
 from service.pipeline.issue_lock import IssueLock
-from service.pipeline.jobs import JobState, JobStore, job_id_for
+from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
 from service.pipeline.retry import RetryPolicy
 from service.pipeline.stream import GROUP, EventStream
 from service.pipeline.worker import Worker
@@ -440,6 +440,42 @@ async def test_kill_switch_sweep_hands_back_python_work_on_issues_without_new_ev
     assert {job["status"] for job in (await sims.jobs(System.PYTHON)).values()} == {"cancelled"}
     assert [job["acted"] for job in (await sims.jobs(System.TYPESCRIPT)).values()] == [1, 1]
     assert await runtime.redis.xlen(worker.stream.key) == 4  # each delivery handed over once
+
+
+async def test_kill_switch_sweep_survives_an_owned_issue_it_cannot_cancel(
+    runtime: Runtime, sims: Sims, flags_reset: UnleashAdmin
+) -> None:
+    """Entries recorded before intake checked repository names (``./y``, ``../z``) cannot be
+    cancelled; the sweep skips them and still hands every other python issue back."""
+    owners = OwnershipStore(runtime.redis, prefix=runtime.prefix)
+    worker = make_worker(runtime, sims.agents(runtime.http))
+    for number, bad in enumerate((Issue("./y", 1), Issue("../z", 2))):
+        await owners.claim(bad, System.PYTHON, reason="before names were checked")
+        job = Job(
+            job_id=job_id_for(f"d-bad-{number}", System.PYTHON, dry_run=False),
+            delivery_id=f"d-bad-{number}",
+            issue=bad,
+            system=System.PYTHON,
+            dry_run=False,
+            state=JobState.DISPATCHED,
+        )
+        await worker.jobs.record(job)  # in flight: the sweep must try to cancel it
+    await set_mode(flags_reset, runtime, Mode.PYTHON_ONLY)
+    async with running(worker):
+        for number in (18, 19):
+            await worker.stream.append(
+                delivery_id=f"d-{number}", event="issues", body=issue_body(number)
+            )
+        await eventually(lambda: drained(runtime.redis, worker.stream), what="python's jobs")
+        await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
+        await runtime.provider.refresh()
+
+        async def handed_back() -> bool:
+            good = [await owners.owner(Issue(REPO, n)) for n in (18, 19)]
+            return all(o is not None and o.system is System.TYPESCRIPT for o in good)
+
+        await eventually(handed_back, what="the good issues handed back past the bad ones")
+    assert {i.repository for i in await owners.issues_owned_by(System.PYTHON)} == {"./y", "../z"}
 
 
 async def test_a_delivery_is_handed_over_once_and_only_if_its_entry_exists(

@@ -37,6 +37,7 @@ from service.agents.github_app.decide import Role, Target, target_for
 from service.agents.github_app.forward import WebhookForwarder
 from service.agents.github_app.subject import AboutIssue, AboutLinked, subject_of
 from service.errors import AgentError, PayloadError
+from service.json_input import load_json
 from service.keys import Keys
 from service.outcomes.from_github import GitHubOutcomes
 from service.pipeline.dispatch import Fence, Fenced
@@ -103,7 +104,7 @@ class AppGate:
             await self._bury(entry, hook, f"{hook} is not a github-app system (any more)", 0)
             return True
         try:
-            payload = json.loads(entry.body)
+            payload = load_json(entry.body, delivery_id=entry.delivery_id)
             subject = subject_of(event=entry.event, delivery_id=entry.delivery_id, payload=payload)
         except (ValueError, PayloadError) as error:
             await self._bury(entry, hook, f"unparseable {entry.event} delivery: {error}", 0)

@@ -12,7 +12,6 @@ event is taken (an App needs its ``installation`` and ``ping`` events too).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from service.agents.github_app.subject import Subject, subject_of
 from service.errors import PayloadError, PayloadTooLarge, UnsupportedMediaType
 from service.github.intake import DELIVERY_HEADER, EVENT_HEADER, MAX_BODY_BYTES
 from service.github.signature import GITHUB_SIGNATURE_HEADER, verify_signature
+from service.json_input import load_json
 
 __all__ = ["AppDelivery", "canonical_header", "check_app_delivery"]
 
@@ -72,10 +72,7 @@ def check_app_delivery(*, headers: Mapping[str, str], body: bytes, secret: Secre
         raise PayloadError(f"{EVENT_HEADER} is missing or malformed", delivery_id=delivery_id)
     if delivery_id is None:
         raise PayloadError(f"{DELIVERY_HEADER} is missing or malformed")
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PayloadError(f"body is not UTF-8 JSON: {error}", delivery_id=delivery_id) from None
+    payload = load_json(body, delivery_id=delivery_id)
     if not isinstance(payload, dict):
         raise PayloadError("body is not a JSON object", delivery_id=delivery_id)
     kept = [

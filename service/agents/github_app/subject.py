@@ -26,7 +26,9 @@ from typing import Any, TypeAlias
 
 from flags.model import Issue
 from service.errors import PayloadError
+from service.escape import escape
 from service.github.links import closing_references, issue_from_branch, linked_issues
+from service.github.names import MAX_NUMBER, is_number, repository_problem
 
 __all__ = ["AboutIssue", "AboutLinked", "Subject", "Unroutable", "subject_of"]
 
@@ -121,14 +123,15 @@ def _object(data: dict[str, Any], key: str, event: str, delivery_id: str) -> dic
 
 def _repository(payload: dict[str, Any], event: str, delivery_id: str) -> str:
     name = _object(payload, "repository", event, delivery_id).get("full_name")
-    owner, _, repo = name.partition("/") if isinstance(name, str) else ("", "", "")
-    if not owner or not repo or "/" in repo:
-        raise _fail(event, delivery_id, "repository.full_name", f"is not owner/name: {name!r:.80}")
+    problem = repository_problem(name) if isinstance(name, str) else "is not owner/name"
+    if problem is not None:
+        shown = escape(name, limit=80)
+        raise _fail(event, delivery_id, "repository.full_name", f"{problem}: {shown!r}")
     return str(name)
 
 
 def _number(data: dict[str, Any], where: str, event: str, delivery_id: str) -> int:
     value = data.get(where.rpartition(".")[2])
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _fail(event, delivery_id, where, f"must be a positive integer, got {value!r:.40}")
+    if not is_number(value) or not isinstance(value, int):
+        raise _fail(event, delivery_id, where, f"must be a whole number 1..{MAX_NUMBER}")
     return value
