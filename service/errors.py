@@ -14,6 +14,7 @@
     ├── UnknownJob                   404  a completion for a job nobody dispatched
     ├── UnknownSystem                404  no such agent system (or not of the kind asked for)
     ├── NotProvisioned               409  a flag or its strategy is missing in Unleash
+    ├── BrakeUnavailable             503  neither Unleash nor Redis took a rollback
     ├── Overloaded                   503  too many large bodies at once: ``Retry-After`` seconds
     ├── SettingsError                500  a variable is missing or malformed (names it)
     ├── LockError                    503  base of the issue lock's errors
@@ -53,6 +54,7 @@ __all__ = [
     "AgentRejected",
     "AgentRetryable",
     "AuthRefused",
+    "BrakeUnavailable",
     "ChildExited",
     "CommandError",
     "DemoFailed",
@@ -169,6 +171,12 @@ class NotProvisioned(SwitchyardError):
     """A flag or its strategy is missing in Unleash: run ``switchyard provision``."""
 
     status_code = 409
+
+
+class BrakeUnavailable(SwitchyardError):
+    """Neither Unleash nor Redis took the rollback: nothing was changed."""
+
+    status_code = 503
 
 
 class Overloaded(SwitchyardError):

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flags.transitions import MigrationState
+from service.errors import BrakeUnavailable
 from service.migration.brake import OVERRIDE_TEXT
 
 __all__ = ["BrakeUnavailable", "ChangeResult"]
-
-
-class BrakeUnavailable(RuntimeError):
-    """Neither Unleash nor Redis took the rollback: nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,14 +156,15 @@ async def test_a_duration_out_of_range_is_refused_and_status_keeps_answering(
     assert status.json()["comparison"]["python"]["duration_seconds"]["n"] == 0
     metrics = await edge.client.get("/metrics")
     assert metrics.status_code == 200
-    # the largest duration in range is recorded and shown as it is
+    # the largest duration in range is recorded and shown
     ok = json.dumps({**payload, "duration_seconds": 7 * 24 * 3600}).encode()
     taken = await edge.client.post(
         "/agents/python/completions", content=ok, headers=_signed_completion(edge, ok)
     )
     assert taken.status_code == 200, taken.text
-    shown = (await edge.client.get("/migration/status")).json()
-    assert shown["comparison"]["python"]["duration_seconds"]["p95"] == 7 * 24 * 3600
+    shown = (await edge.client.get("/migration/status")).json()["comparison"]["python"]
+    assert shown["duration_seconds"]["n"] == 1
+    assert 0 < shown["duration_seconds"]["p95"] <= 7 * 24 * 3600  # an estimate, finite
 
 
 @pytest.mark.parametrize("percentage", ["²", "٣", "\uff11\uff10", "1e2", "0x10", "101", "-1", " "])
