@@ -63,6 +63,7 @@ from bench.e2e_apps import measure_apps
 from bench.loadgen import RawTarget
 from flags.model import System
 from service.keys import Keys
+from service.outcomes.records import CompletionRecord, read_entries
 
 __all__ = ["main", "measure", "measure_run"]
 
@@ -152,15 +153,15 @@ async def _post_all(target: RawTarget, deliveries: list[tuple[str, Delivery]]) -
     return posted
 
 
-async def _completions(redis: Redis, key: str, count: int) -> list[dict[str, str]]:
+async def _completions(redis: Redis, key: str, count: int) -> list[CompletionRecord]:
     """Every completion, once there are ``count`` (XLEN polled every 20 ms)."""
     deadline = time.monotonic() + _DONE_WITHIN
     while (recorded := int(await redis.xlen(key))) < count:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{recorded} of {count} completions after {_DONE_WITHIN:g} s")
         await asyncio.sleep(0.02)
-    rows: Any = await redis.xrange(key, count=count + 1000)
-    return [dict(fields) for _, fields in rows]
+    entries = await read_entries(redis, key, CompletionRecord, count=count + 1000)
+    return [record for _, record in entries if record is not None]
 
 
 async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict[str, Any]:
@@ -193,14 +194,14 @@ async def measure_run(env: dict[str, str], *, workers: int, events: int) -> dict
     finally:
         await redis.aclose()
         await delete_prefix(settings.redis_url, prefix)
-    measured = [row for row in rows if row["delivery_id"] in posted]
-    if len(measured) != events or dead or not all(row["success"] == "1" for row in measured):
+    measured = [row for row in rows if row.delivery_id in posted]
+    if len(measured) != events or dead or not all(row.success for row in measured):
         raise RuntimeError(
             f"e2e {workers}w: {len(measured)} of {events} completions, {dead} dead letters"
         )
-    last = max(float(row["at"]) for row in measured)
+    last = max(row.at for row in measured)
     rate = events / (last - start)
-    sojourn = [float(row["at"]) - posted[row["delivery_id"]] for row in measured]
+    sojourn = [row.at - posted[row.delivery_id] for row in measured]
     cpu_ms = {
         role: round((cpu_after[role] or 0.0) - (cpu_before[role] or 0.0), 3) * 1000 / events
         for role in cpu_after

@@ -41,13 +41,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from service.outcomes.stats import Rate
 from service.watchdog.verdict import (
     Drift,
     Durations,
     Evidence,
     Policy,
     SystemEvidence,
-    Tally,
     decide,
     track,
 )
@@ -99,9 +99,9 @@ def _system(rng: random.Random, counts: list[int], p: float) -> bool:
 
 def _evidence(counts: list[int], n: int) -> SystemEvidence:
     return SystemEvidence(
-        success=Tally(counts[0], n),
-        build=Tally(counts[1], n),
-        pr=Tally(counts[2], n),
+        success=Rate(counts[0], n),
+        build=Rate(counts[1], n),
+        pr=Rate(counts[2], n),
         durations=Durations(n, 300.0, counts[3]),
     )
 
@@ -119,7 +119,7 @@ def migrate(index: int, *, degraded: bool, policy: Policy, seed: int = SEED) -> 
         p = DEGRADED if degraded and n > CHANGE_AT else HEALTHY
         success = _system(rng, python, p)
         if rollback_at is None:
-            baseline = Tally(typescript[0], n)
+            baseline = Rate(typescript[0], n)
             drift = track(drift, success=success, baseline=baseline, policy=policy)
             evidence = Evidence(_evidence(python, n), _evidence(typescript, n), drift)
             verdict = decide(evidence, policy)

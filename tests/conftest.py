@@ -217,7 +217,7 @@ async def record_completion(
         dry_run=False,
         state=JobState.DISPATCHED,
     )
-    await OutcomeRecorder(redis, prefix=prefix).completion(
+    await OutcomeRecorder(redis, prefix=prefix).completion_once(
         job, Completion(job.job_id, number, success, duration, False)
     )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from flags.model import System
 from service.outcomes.metrics import WINDOWS
 from service.outcomes.read_model import ReadModel
+from service.outcomes.records import CompletionRecord
 
 __all__ = ["BUCKETS", "Bucket", "Trends", "bucket_completions", "read_trends"]
 
@@ -71,19 +72,16 @@ def _edges(window: str, now: float) -> tuple[float, float, int]:
     return end - span, size, count
 
 
-def bucket_completions(rows: Iterable[Mapping[str, str]], *, window: str, now: float) -> Trends:
+def bucket_completions(rows: Iterable[CompletionRecord], *, window: str, now: float) -> Trends:
     """Acting completions of ``rows`` counted into the window's buckets, per system."""
     start, size, count = _edges(window, now)
     end = start + size * count
     tallies = {system: [[0, 0] for _ in range(count)] for system in System}
     for row in rows:
-        if row.get("dry_run") != "0" or row.get("system") not in tallies:
+        if not row.acting or not start <= row.at < end:
             continue
-        at = float(row.get("at") or 0)
-        if not start <= at < end:
-            continue
-        slot = tallies[System(row["system"])][int((at - start) // size)]
-        slot[0] += row.get("success") == "1"
+        slot = tallies[row.system][int((row.at - start) // size)]
+        slot[0] += row.success
         slot[1] += 1
     series = {
         system: [

@@ -45,12 +45,12 @@ from dataclasses import dataclass
 
 from flags.model import System
 from service.keys import Keys
+from service.outcomes.records import BUILD_KIND, PR_CLOSED
 
 __all__ = [
     "ADD_TO_BUCKETS_LUA",
     "BIN_MAX",
     "BIN_MIN",
-    "BUILD_KIND",
     "RESOLUTIONS",
     "BucketSpec",
     "Counts",
@@ -69,9 +69,6 @@ __all__ = [
     "window_start",
 ]
 
-BUILD_KIND = "ci:check_suite"
-"""The quality rows that count as builds: one conclusion per CI app per pushed commit (check runs
-are single jobs, workflow runs repeat the Actions check suite); others are recorded, not counted."""
 
 BIN_MIN = -32  # 2^-4 s = 62.5 ms and below
 BIN_MAX = 136  # above 2^17 s = 36 h
@@ -148,7 +145,7 @@ def completion_fields(
 
 def quality_fields(system: str, *, kind: str, success: bool) -> dict[str, int]:
     """PRs closed/merged and builds concluded/green; other CI kinds are not counted."""
-    if kind == "pr_closed":
+    if kind == PR_CLOSED:
         total, good = "pr", "merged"
     elif kind == BUILD_KIND:
         total, good = "build", "green"

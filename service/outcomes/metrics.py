@@ -31,20 +31,23 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from service.keys import Keys
-from service.outcomes.buckets import BUILD_KIND, Counts, histogram_of, quantile
+from service.outcomes.buckets import Counts, histogram_of, quantile
 from service.outcomes.read_model import ReadModel
-from service.outcomes.stats import wilson_interval
+from service.outcomes.records import (
+    ComparisonRecord,
+    CompletionRecord,
+    QualityRecord,
+    read_records,
+)
+from service.outcomes.stats import Rate
 
 __all__ = [
-    "BUILD_KIND",
     "WINDOWS",
-    "Rate",
     "SystemMetrics",
     "compare",
     "comparison_table",
     "metrics_from_counts",
     "read_metrics",
-    "read_rows",
 ]
 
 WINDOWS: dict[str, float] = {
@@ -53,29 +56,6 @@ WINDOWS: dict[str, float] = {
     "7d": 7 * 86400.0,
     "30d": 30 * 86400.0,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    successes: int
-    trials: int
-
-    @property
-    def estimate(self) -> float | None:
-        return self.successes / self.trials if self.trials else None
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.trials)
-
-    def as_dict(self) -> dict[str, Any]:
-        low, high = self.interval
-        return {
-            "estimate": self.estimate,
-            "n": self.trials,
-            "successes": self.successes,
-            "ci95": [low, high],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +106,6 @@ def _quantile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-async def read_rows(
-    redis: Redis, key: str, *, since: float | None = None, last_n: int | None = None
-) -> list[dict[str, str]]:
-    """A stream's entries as plain dicts: the newest ``last_n``, else all since ``since``."""
-    if last_n is not None:
-        raw = await redis.xrevrange(key, count=last_n) or []
-    else:
-        start = f"{int((since or 0) * 1000)}-0"
-        raw = await redis.xrange(key, min=start) or []
-    return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw]
-
-
 def metrics_from_counts(counts: Counts, *, label: str) -> dict[System, SystemMetrics]:
     """Both systems' metrics from summed bucket counters."""
     result = {}
@@ -182,33 +150,24 @@ async def read_metrics(
         counts = await ReadModel(redis, prefix=prefix).window(start, now=moment)
         return metrics_from_counts(counts, label="since" if since is not None else window)
     label = f"last {last_n}"
-    completions = await read_rows(redis, Keys(prefix).completions, last_n=last_n)
-    quality = await read_rows(redis, Keys(prefix).quality, last_n=last_n)
-    comparisons = await read_rows(redis, Keys(prefix).comparisons, last_n=last_n)
+    keys = Keys(prefix)
+    completions = await read_records(redis, keys.completions, CompletionRecord, last_n=last_n)
+    quality = await read_records(redis, keys.quality, QualityRecord, last_n=last_n)
+    comparisons = await read_records(redis, keys.comparisons, ComparisonRecord, last_n=last_n)
     result = {}
     for system in System:
-        acting = [
-            row for row in completions if row["system"] == system.value and row["dry_run"] == "0"
-        ]
-        durations = sorted(float(row["duration_seconds"]) for row in acting)
-        prs = [
-            row for row in quality if row["system"] == system.value and row["kind"] == "pr_closed"
-        ]
-        builds = [
-            row for row in quality if row["system"] == system.value and row["kind"] == BUILD_KIND
-        ]
-        compared = [
-            row
-            for row in comparisons
-            if system.value in (row["control_system"], row["candidate_system"])
-        ]
+        acting = [row for row in completions if row.system is system and row.acting]
+        durations = sorted(row.duration_seconds for row in acting)
+        prs = [row for row in quality if row.system is system and row.is_pr]
+        builds = [row for row in quality if row.system is system and row.is_build]
+        compared = [row for row in comparisons if row.involves(system)]
         result[system] = SystemMetrics(
             system=system,
             window=label,
-            success=Rate(sum(row["success"] == "1" for row in acting), len(acting)),
-            pr_acceptance=Rate(sum(row["success"] == "1" for row in prs), len(prs)),
-            build_success=Rate(sum(row["success"] == "1" for row in builds), len(builds)),
-            shadow_mismatch=Rate(sum(row["match"] == "0" for row in compared), len(compared)),
+            success=Rate(sum(row.success for row in acting), len(acting)),
+            pr_acceptance=Rate(sum(row.success for row in prs), len(prs)),
+            build_success=Rate(sum(row.success for row in builds), len(builds)),
+            shadow_mismatch=Rate(sum(not row.match for row in compared), len(compared)),
             duration_p50=_quantile(durations, 0.50),
             duration_p95=_quantile(durations, 0.95),
             durations_n=len(durations),

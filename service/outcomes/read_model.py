@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 
-from service.keys import OUTCOME_STREAMS, Keys
+from service.keys import Keys
 from service.outcomes.buckets import (
     RESOLUTIONS,
     Counts,
@@ -29,6 +29,13 @@ from service.outcomes.buckets import (
     quality_fields,
     rebuild_set_key,
     window_keys,
+)
+from service.outcomes.records import (
+    ComparisonRecord,
+    CompletionRecord,
+    QualityRecord,
+    R,
+    read_entries,
 )
 
 __all__ = ["ReadModel", "rebuild_counts"]
@@ -70,9 +77,9 @@ def rebuild_counts(
     start: float,
     end: float,
     *,
-    completions: list[dict[str, str]],
-    quality: list[dict[str, str]],
-    comparisons: list[dict[str, str]],
+    completions: Iterable[CompletionRecord],
+    quality: Iterable[QualityRecord],
+    comparisons: Iterable[ComparisonRecord],
 ) -> Counts:
     """The counters of the rows whose ``at`` lies in ``[start, end)``: what the recording
     script would have added to a bucket spanning it (also the full scan the tests compare)."""
@@ -82,24 +89,26 @@ def rebuild_counts(
         for field, amount in fields.items():
             counts[field] = counts.get(field, 0) + amount
 
-    def inside(row: dict[str, str]) -> bool:
-        return start <= float(row.get("at") or 0) < end
+    def inside(row: CompletionRecord | QualityRecord | ComparisonRecord) -> bool:
+        return start <= row.at < end
 
-    for row in filter(inside, completions):
+    for completion in filter(inside, completions):
         add(
             completion_fields(
-                row["system"],
-                dry_run=row["dry_run"] == "1",
-                success=row["success"] == "1",
-                seconds=max(float(row["duration_seconds"]), 0.0),
+                completion.system.value,
+                dry_run=completion.dry_run,
+                success=completion.success,
+                seconds=max(completion.duration_seconds, 0.0),
             )
         )
     for row in filter(inside, quality):
-        add(quality_fields(row["system"], kind=row["kind"], success=row["success"] == "1"))
-    for row in filter(inside, comparisons):
+        add(quality_fields(row.system.value, kind=row.kind, success=row.success))
+    for comparison in filter(inside, comparisons):
         add(
             comparison_fields(
-                row["control_system"], row["candidate_system"], matched=row["match"] == "1"
+                comparison.control_system.value,
+                comparison.candidate_system.value,
+                matched=comparison.match,
             )
         )
     return counts
@@ -155,23 +164,17 @@ class ReadModel:
         start = int(start_text)
         end = start + resolution.seconds
         low, high = f"{start * 1000 - _SLACK_MS}", f"{end * 1000 + _SLACK_MS}"
-        rows = {}
-        for stream in OUTCOME_STREAMS:
-            raw = (
-                await self._redis.xrange(
-                    Keys(self._prefix).outcome_stream(stream), min=low, max=high
-                )
-                or []
-            )
-            rows[stream] = [
-                {str(k): str(v) for k, v in (fields or {}).items()} for _, fields in raw
-            ]
+        keys = Keys(self._prefix)
+
+        async def rows(key: str, kind: type[R]) -> list[R]:
+            entries = await read_entries(self._redis, key, kind, low=low, high=high)
+            return [record for _, record in entries if record is not None]
+
+        completions = await rows(keys.completions, CompletionRecord)
+        quality = await rows(keys.quality, QualityRecord)
+        comparisons = await rows(keys.comparisons, ComparisonRecord)
         counts = rebuild_counts(
-            start,
-            end,
-            completions=rows["completions"],
-            quality=rows["quality"],
-            comparisons=rows["comparisons"],
+            start, end, completions=completions, quality=quality, comparisons=comparisons
         )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
@@ -187,8 +190,8 @@ class ReadModel:
                 "read-model bucket %s was corrupt: rebuilt from the streams (%d completions, "
                 "%d quality rows, %d comparisons; rows trimmed from a stream are not recounted)",
                 key,
-                len(rows["completions"]),
-                len(rows["quality"]),
-                len(rows["comparisons"]),
+                len(completions),
+                len(quality),
+                len(comparisons),
             )
         return counts

@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from service.keys import Keys
-from service.outcomes.metrics import read_rows
+from service.outcomes.records import ComparisonRecord, read_records
 from service.pipeline.stream import EventStream
 from service.routing.router import RoutingCounters
 
@@ -39,8 +39,10 @@ async def recent_routed(redis: Redis, *, prefix: str, limit: int = 10) -> list[d
 
 async def recent_mismatches(redis: Redis, *, prefix: str, limit: int = 10) -> list[dict[str, str]]:
     """The newest shadow comparisons whose control and candidate disagreed, newest first."""
-    rows = await read_rows(redis, Keys(prefix).comparisons, last_n=_MISMATCH_SCAN)
-    return [row for row in rows if row.get("match") == "0"][:limit]
+    rows = await read_records(
+        redis, Keys(prefix).comparisons, ComparisonRecord, last_n=_MISMATCH_SCAN
+    )
+    return [row.to_fields() for row in rows if not row.match][:limit]
 
 
 async def recent_dead_letters(

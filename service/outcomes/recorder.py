@@ -1,12 +1,15 @@
 """What the agent systems achieved: completions, shadow comparisons and PR quality.
 
-Everything lands in Redis streams that the metrics (sliding windows, confidence intervals) read:
+Everything lands in Redis streams as the typed records of :mod:`service.outcomes.records`, and
+in the read model's buckets (:mod:`service.outcomes.buckets`) in the same script:
 
-* ``<prefix>:completions``: one entry per completed job (system, success, duration, dry run).
-* ``<prefix>:comparisons``: in parallel mode, the acting (control) and shadow (candidate)
-  outcomes of the same delivery paired once both have arrived: match or mismatch, both durations.
-* ``<prefix>:quality``: pull requests closed (merged or not) and CI conclusions, attributed to
-  the system that owns the issue the pull request resolves.
+* ``completions``: one :class:`CompletionRecord` per completed job (system, success, duration,
+  dry run).
+* ``comparisons``: in parallel mode, the acting (control) and shadow (candidate) outcomes of the
+  same delivery paired once both have arrived (:class:`ComparisonRecord`: match or mismatch,
+  both durations).
+* ``quality``: pull requests closed (merged or not) and CI conclusions, attributed to the system
+  that owns the issue the pull request resolves (:class:`QualityRecord`).
 
 An issue is linked to a pull request by the PR number a system reported at completion, else
 by closing keywords in the PR body or the branch name (see :mod:`service.github.links`).
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from flags.model import Issue
+from flags.model import Issue, System
 from service.agents.completion import Completion
 from service.github.events import CheckCompleted, PullRequestClosed
 from service.keys import Keys
@@ -35,6 +38,7 @@ from service.outcomes.buckets import (
     rebuild_set_key,
 )
 from service.outcomes.histogram import DurationHistogram, bucket_field
+from service.outcomes.records import PR_CLOSED, ComparisonRecord, CompletionRecord, QualityRecord
 from service.pipeline.jobs import Job
 from service.routing.ownership import OwnershipStore
 
@@ -109,48 +113,47 @@ class OutcomeRecorder:
         self._record_once = redis.register_script(_RECORD_ONCE)
         self._append_once = redis.register_script(_APPEND_ONCE)
 
-    def _spec(self, at: str, fields: dict[str, int]) -> BucketSpec:
-        return bucket_spec(self._prefix, float(at), fields, now=self._clock())
+    def _now(self) -> float:
+        """The clock to the microsecond, as the stream entry holds it (buckets agree)."""
+        return round(self._clock(), 6)
+
+    def _spec(self, at: float, fields: dict[str, int]) -> BucketSpec:
+        return bucket_spec(self._prefix, at, fields, now=self._clock())
 
     def _pr_key(self, repository: str, pr_number: int) -> str:
         return self._keys.pr(repository, pr_number)
 
-    def _entry(self, job: Job, completion: Completion) -> dict[str, str]:
-        return {
-            "job_id": job.job_id,
-            "delivery_id": job.delivery_id,
-            "system": job.system.value,
-            "issue": str(job.issue),
-            "success": "1" if completion.success else "0",
-            "duration_seconds": f"{completion.duration_seconds:.6f}",
-            "dry_run": "1" if completion.dry_run else "0",
-            "pr_number": str(completion.pr_number or ""),
-            "output_digest": completion.output_digest or "",
-            "at": f"{self._clock():.6f}",
-        }
-
-    async def completion(self, job: Job, completion: Completion) -> dict[str, str] | None:
-        """Record a job's completion; returns the comparison record if this one closed a pair."""
-        _, comparison = await self.completion_once(job, completion)
-        return comparison
+    def _record(self, job: Job, completion: Completion) -> CompletionRecord:
+        return CompletionRecord(
+            job_id=job.job_id,
+            delivery_id=job.delivery_id,
+            system=job.system,
+            issue=job.issue,
+            success=completion.success,
+            duration_seconds=round(completion.duration_seconds, 6),  # as the stream holds it
+            dry_run=completion.dry_run,
+            pr_number=completion.pr_number,
+            output_digest=completion.output_digest or "",
+            at=self._now(),
+        )
 
     async def completion_once(
         self, job: Job, completion: Completion
-    ) -> tuple[bool, dict[str, str] | None]:
+    ) -> tuple[bool, ComparisonRecord | None]:
         """Record a job's completion once however often it is reported: ``(True, comparison)``
         the first time, ``(False, comparison)`` for a repeat. The seen-mark and the entry are
         written together (one script), so a failure part-way records neither and the agent's
         retry records it; the PR link and the pairing are idempotent and redone on repeats."""
-        entry = self._entry(job, completion)
-        fields = [part for item in entry.items() for part in item]
+        record = self._record(job, completion)
+        fields = [part for item in record.to_fields().items() for part in item]
         seconds = max(completion.duration_seconds, 0.0)
         spec = self._spec(
-            entry["at"],
+            record.at,
             completion_fields(
                 job.system.value,
-                dry_run=completion.dry_run,
-                success=completion.success,
-                seconds=max(float(entry["duration_seconds"]), 0.0),  # as the stream holds it
+                dry_run=record.dry_run,
+                success=record.success,
+                seconds=max(record.duration_seconds, 0.0),
             ),
         )
         first = await self._record_once(
@@ -171,59 +174,52 @@ class OutcomeRecorder:
                 *fields,
             ],
         )
-        return bool(first), await self._link_and_pair(job, completion, entry)
+        return bool(first), await self._link_and_pair(job, record)
 
-    async def _link_and_pair(
-        self, job: Job, completion: Completion, entry: dict[str, str]
-    ) -> dict[str, str] | None:
-        if completion.pr_number is not None and not completion.dry_run:
+    async def _link_and_pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
+        if record.pr_number is not None and not record.dry_run:
             await self._redis.hset(
-                self._pr_key(job.issue.repository, completion.pr_number),
+                self._pr_key(job.issue.repository, record.pr_number),
                 mapping={"issue_number": str(job.issue.number), "system": job.system.value},
             )
-        return await self._pair(job, entry)
+        return await self._pair(job, record)
 
-    async def _pair(self, job: Job, entry: dict[str, str]) -> dict[str, str] | None:
+    async def _pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
         """Pair acting and shadow outcomes of one delivery; emit once when both are in."""
         key = self._keys.pair(job.delivery_id, job.issue)
         role = "candidate" if job.dry_run else "control"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, role, json.dumps(entry))  # a repeat keeps the first report
+            pipe.hsetnx(key, role, json.dumps(record.to_fields()))  # a repeat keeps the first
             pipe.expire(key, _PAIR_TTL)
             pipe.hgetall(key)
             _, _, both = await pipe.execute()
         if "control" not in both or "candidate" not in both:
             return None
-        control, candidate = json.loads(both["control"]), json.loads(both["candidate"])
-        matched = (
-            control["success"] == candidate["success"]
-            and control["output_digest"] == candidate["output_digest"]
+        comparison = ComparisonRecord.of(
+            CompletionRecord.from_fields(json.loads(both["control"])),
+            CompletionRecord.from_fields(json.loads(both["candidate"])),
+            at=self._now(),
         )
-        record: dict[str, str] = {
-            "delivery_id": job.delivery_id,
-            "issue": str(job.issue),
-            "control_system": control["system"],
-            "candidate_system": candidate["system"],
-            "match": "1" if matched else "0",
-            "control_success": control["success"],
-            "candidate_success": candidate["success"],
-            "control_duration_seconds": control["duration_seconds"],
-            "candidate_duration_seconds": candidate["duration_seconds"],
-            "at": f"{self._clock():.6f}",
-        }
         fields = comparison_fields(
-            record["control_system"], record["candidate_system"], matched=matched
+            comparison.control_system.value,
+            comparison.candidate_system.value,
+            matched=comparison.match,
         )
-        if not await self._append(key, 0, self.comparisons_key, record, fields):
+        if not await self._append(key, 0, self.comparisons_key, comparison, fields):
             return None  # a duplicate callback: the comparison exists already
-        return record
+        return comparison
 
     async def _append(
-        self, mark: str, ttl: int, stream: str, entry: dict[str, str], fields: dict[str, int]
+        self,
+        mark: str,
+        ttl: int,
+        stream: str,
+        record: QualityRecord | ComparisonRecord,
+        fields: dict[str, int],
     ) -> bool:
-        """Append ``entry`` and add ``fields`` to its buckets, once per ``mark``."""
-        spec = self._spec(entry["at"], fields)
-        flat = [part for item in entry.items() for part in item]
+        """Append ``record`` and add ``fields`` to its buckets, once per ``mark``."""
+        spec = self._spec(record.at, fields)
+        flat = [part for item in record.to_fields().items() for part in item]
         first = await self._append_once(
             keys=[mark, stream, rebuild_set_key(self._prefix), *spec.keys],
             args=[ttl, _MAXLEN, spec.argument, *flat],
@@ -259,21 +255,21 @@ class OutcomeRecorder:
                 await self._redis.hincrby(self._keys.quality_unattributed, kind, 1)
             return False
         issue, system = found
-        entry = {
-            "kind": kind,
-            "system": system,
-            "issue": str(issue),
-            "success": "1" if success else "0",
-            "delivery_id": delivery_id,
-            "at": f"{self._clock():.6f}",
-        }
+        record = QualityRecord(
+            kind=kind,
+            system=System(system),
+            issue=issue,
+            success=success,
+            delivery_id=delivery_id,
+            at=self._now(),
+        )
         fields = quality_fields(system, kind=kind, success=success)
         # A redelivered event finds its mark and is counted once.
-        return await self._append(seen, _PAIR_TTL, self.quality_key, entry, fields)
+        return await self._append(seen, _PAIR_TTL, self.quality_key, record, fields)
 
     async def pull_request_closed(self, event: PullRequestClosed) -> None:
         found = await self._issue_for_pr(event.repository, (event.pr_number,), event.linked_issues)
-        await self._quality("pr_closed", event.repository, found, event.merged, event.delivery_id)
+        await self._quality(PR_CLOSED, event.repository, found, event.merged, event.delivery_id)
 
     async def check_completed(self, event: CheckCompleted) -> None:
         found = await self._issue_for_pr(event.repository, event.pr_numbers, event.linked_issues)

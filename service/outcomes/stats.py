@@ -35,10 +35,13 @@ threshold is calibrated by simulation (``bench/watchdog_sim.py``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "HOEFFDING_VARIANCE",
+    "Rate",
     "bernoulli_llr",
     "confidence_sequence",
     "cusum_step",
@@ -49,6 +52,41 @@ __all__ = [
 
 HOEFFDING_VARIANCE = 0.25
 """Variance proxy of any random variable in [0, 1] (Hoeffding's lemma)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``successes`` out of ``trials``: completions that succeeded, PRs merged out of closed,
+    builds green out of concluded, shadow comparisons that disagreed. The metrics show it with
+    its Wilson interval; the watchdog and the rollout plan test it with confidence sequences."""
+
+    successes: int = 0
+    trials: int = 0
+
+    def __post_init__(self) -> None:
+        _check_counts(self.successes, self.trials)
+
+    @property
+    def estimate(self) -> float | None:
+        return self.successes / self.trials if self.trials else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95 % Wilson interval (for display)."""
+        return wilson_interval(self.successes, self.trials)
+
+    def add(self, success: bool) -> Rate:
+        """One more trial."""
+        return Rate(self.successes + success, self.trials + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {
+            "estimate": self.estimate,
+            "n": self.trials,
+            "successes": self.successes,
+            "ci95": [low, high],
+        }
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

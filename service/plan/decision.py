@@ -31,8 +31,8 @@ from typing import Any
 
 from flags.model import Mode
 from service.outcomes.noninferiority import NonInferiority, non_inferiority
+from service.outcomes.stats import Rate
 from service.plan.model import FinalMode, Gate, Plan
-from service.watchdog.verdict import Tally
 
 __all__ = [
     "Action",
@@ -86,9 +86,9 @@ class PlanState:
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    success: Tally = field(default_factory=Tally)
-    pr: Tally = field(default_factory=Tally)  # merged out of closed
-    build: Tally = field(default_factory=Tally)  # passed out of concluded check suites
+    success: Rate = field(default_factory=Rate)
+    pr: Rate = field(default_factory=Rate)  # merged out of closed
+    build: Rate = field(default_factory=Rate)  # passed out of concluded check suites
 
     @property
     def outcomes(self) -> int:

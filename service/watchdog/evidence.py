@@ -11,33 +11,35 @@ completion compared with typescript's counts at that moment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from redis.asyncio import Redis
 
 from flags.model import System
 from service.keys import Keys
-from service.outcomes.buckets import BUILD_KIND, bin_of, quantile
-from service.outcomes.metrics import read_rows
+from service.outcomes.buckets import bin_of, quantile
+from service.outcomes.records import CompletionRecord, QualityRecord, read_records
+from service.outcomes.stats import Rate
 from service.watchdog.verdict import (
     Drift,
     Durations,
     Evidence,
     Policy,
     SystemEvidence,
-    Tally,
     track,
 )
 
 __all__ = ["gather_evidence"]
 
 
-def _tally(rows: list[dict[str, str]]) -> Tally:
-    return Tally(sum(row["success"] == "1" for row in rows), len(rows))
+def _tally(rows: Sequence[CompletionRecord | QualityRecord]) -> Rate:
+    return Rate(sum(row.success for row in rows), len(rows))
 
 
-def _durations(rows: list[dict[str, str]], policy: Policy) -> Durations:
+def _durations(rows: list[CompletionRecord], policy: Policy) -> Durations:
     """Count, histogram p50 (as the fold keeps it) and count above the ceiling."""
     histogram: dict[int, int] = {}
-    seconds = [max(float(row["duration_seconds"]), 0.0) for row in rows]
+    seconds = [max(row.duration_seconds, 0.0) for row in rows]
     for value in seconds:
         histogram[bin_of(value)] = histogram.get(bin_of(value), 0) + 1
     above = sum(value > policy.duration_ceiling_seconds for value in seconds)
@@ -47,30 +49,27 @@ def _durations(rows: list[dict[str, str]], policy: Policy) -> Durations:
 async def gather_evidence(
     redis: Redis, *, prefix: str, since: float, policy: Policy, python_health_failures: int
 ) -> Evidence:
-    recorded = await read_rows(redis, Keys(prefix).completions, since=since)
-    completions = [row for row in recorded if row["dry_run"] == "0"]
-    quality = await read_rows(redis, Keys(prefix).quality, since=since)
+    keys = Keys(prefix)
+    recorded = await read_records(redis, keys.completions, CompletionRecord, since=since)
+    completions = [row for row in recorded if row.acting]
+    quality = await read_records(redis, keys.quality, QualityRecord, since=since)
     drift = Drift()
-    typescript_so_far = Tally()
+    typescript_so_far = Rate()
     for row in completions:
-        success = row["success"] == "1"
-        if row["system"] == System.TYPESCRIPT.value:
-            typescript_so_far = Tally(
+        success = row.success
+        if row.system is System.TYPESCRIPT:
+            typescript_so_far = Rate(
                 typescript_so_far.successes + success, typescript_so_far.trials + 1
             )
         else:
             drift = track(drift, success=success, baseline=typescript_so_far, policy=policy)
 
     def system_evidence(system: System, health_failures: int) -> SystemEvidence:
-        own = [row for row in completions if row["system"] == system.value]
+        own = [row for row in completions if row.system is system]
         return SystemEvidence(
             success=_tally(own),
-            build=_tally(
-                [r for r in quality if r["system"] == system.value and r["kind"] == BUILD_KIND]
-            ),
-            pr=_tally(
-                [r for r in quality if r["system"] == system.value and r["kind"] == "pr_closed"]
-            ),
+            build=_tally([r for r in quality if r.system is system and r.is_build]),
+            pr=_tally([r for r in quality if r.system is system and r.is_pr]),
             durations=_durations(own, policy),
             health_failures=health_failures,
         )

@@ -34,20 +34,19 @@ from typing import Any
 
 from flags.model import System
 from service.keys import Keys
-from service.outcomes.buckets import BUILD_KIND, bin_of, quantile
+from service.outcomes.buckets import bin_of, quantile
+from service.outcomes.records import CompletionRecord, QualityRecord
+from service.outcomes.stats import Rate
 from service.watchdog.verdict import (
     Drift,
     Durations,
     Evidence,
     Policy,
     SystemEvidence,
-    Tally,
     track,
 )
 
-__all__ = ["Fold", "Row", "SystemFold", "fold_key", "fold_rows"]
-
-Row = tuple[str, dict[str, str]]  # (stream id, fields)
+__all__ = ["Fold", "SystemFold", "fold_key", "fold_rows"]
 
 
 def fold_key(prefix: str) -> str:
@@ -56,16 +55,12 @@ def fold_key(prefix: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SystemFold:
-    success: Tally = field(default_factory=Tally)
-    build: Tally = field(default_factory=Tally)
-    pr: Tally = field(default_factory=Tally)
+    success: Rate = field(default_factory=Rate)
+    build: Rate = field(default_factory=Rate)
+    pr: Rate = field(default_factory=Rate)
     durations: int = 0
     above_ceiling: int = 0
     histogram: dict[int, int] = field(default_factory=dict)
-
-
-def _add(tally: Tally, success: bool) -> Tally:
-    return Tally(tally.successes + success, tally.trials + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +127,9 @@ class Fold:
 
         def system(raw: dict[str, Any]) -> SystemFold:
             return SystemFold(
-                Tally(*raw["success"]),
-                Tally(*raw["build"]),
-                Tally(*raw["pr"]),
+                Rate(*raw["success"]),
+                Rate(*raw["build"]),
+                Rate(*raw["pr"]),
                 int(raw["durations"]),
                 int(raw["above_ceiling"]),
                 {int(k): int(v) for k, v in raw["histogram"].items()},
@@ -148,24 +143,27 @@ class Fold:
             quality_cursor=fields["quality_cursor"],
             python=system(state["python"]),
             typescript=system(state["typescript"]),
-            drift=Drift(float(statistic), int(observations), Tally(*segment), reference),
+            drift=Drift(float(statistic), int(observations), Rate(*segment), reference),
             rows=int(state["rows"]),
             rebuilt_at=None if rebuilt is None else float(rebuilt),
         )
 
 
 def fold_rows(
-    fold: Fold, completions: Iterable[Row], quality: Iterable[Row], policy: Policy
+    fold: Fold,
+    completions: Iterable[tuple[str, CompletionRecord | None]],
+    quality: Iterable[tuple[str, QualityRecord | None]],
+    policy: Policy,
 ) -> Fold:
     """``fold`` with ``completions`` (in stream order) and ``quality`` rows folded in; pure."""
     own = {System.PYTHON: fold.python, System.TYPESCRIPT: fold.typescript}
     drift, cursor, quality_cursor, rows = fold.drift, fold.cursor, fold.quality_cursor, fold.rows
     for entry_id, row in completions:
         cursor, rows = entry_id, rows + 1
-        if row.get("dry_run") != "0" or row.get("system") not in own:
+        if row is None or not row.acting:
             continue
-        system, success = System(row["system"]), row["success"] == "1"
-        seconds = max(float(row["duration_seconds"]), 0.0)
+        system, success = row.system, row.success
+        seconds = max(row.duration_seconds, 0.0)
         if system is System.PYTHON:
             drift = track(
                 drift, success=success, baseline=own[System.TYPESCRIPT].success, policy=policy
@@ -175,20 +173,20 @@ def fold_rows(
         histogram[bin_of(seconds)] = histogram.get(bin_of(seconds), 0) + 1
         own[system] = replace(
             mine,
-            success=_add(mine.success, success),
+            success=mine.success.add(success),
             durations=mine.durations + 1,
             above_ceiling=mine.above_ceiling + (seconds > policy.duration_ceiling_seconds),
             histogram=histogram,
         )
-    for entry_id, row in quality:
+    for entry_id, found in quality:
         quality_cursor, rows = entry_id, rows + 1
-        if row.get("system") not in own:
+        if found is None:
             continue
-        system, success = System(row["system"]), row["success"] == "1"
-        if row.get("kind") == BUILD_KIND:
-            own[system] = replace(own[system], build=_add(own[system].build, success))
-        elif row.get("kind") == "pr_closed":
-            own[system] = replace(own[system], pr=_add(own[system].pr, success))
+        system, success = found.system, found.success
+        if found.is_build:
+            own[system] = replace(own[system], build=own[system].build.add(success))
+        elif found.is_pr:
+            own[system] = replace(own[system], pr=own[system].pr.add(success))
     return replace(
         fold,
         cursor=cursor,

@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
-from service.keys import Keys, OutcomeStream
-from service.watchdog.fold import Fold, Row, fold_key, fold_rows
+from service.keys import Keys
+from service.outcomes.records import CompletionRecord, QualityRecord, R, read_entries
+from service.watchdog.fold import Fold, fold_key, fold_rows
 from service.watchdog.verdict import Policy
 
 __all__ = ["EvidenceFold", "PendingFold"]
@@ -96,22 +97,19 @@ class EvidenceFold:
             _log.warning("watchdog fold %s: rebuilding it from the streams", why)
         return replace(fresh, rebuilt_at=self._clock())
 
-    async def _rows(self, stream: OutcomeStream, cursor: str, epoch: float) -> list[Row]:
+    async def _rows(
+        self, key: str, kind: type[R], cursor: str, epoch: float
+    ) -> list[tuple[str, R | None]]:
         low = f"({cursor}" if cursor else _start(epoch)
-        raw = await self._redis.xrange(
-            Keys(self._prefix).outcome_stream(stream), min=low, max="+", count=self._batch
-        )
-        return [
-            (str(entry_id), {str(k): str(v) for k, v in (fields or {}).items()})
-            for entry_id, fields in raw or []
-        ]
+        return await read_entries(self._redis, key, kind, low=low, count=self._batch)
 
     async def prepare(self) -> PendingFold:
         """Read the fold and one batch of new rows, fold them; nothing written."""
         epoch = await self.epoch()
         read, fold = await self._load(epoch)
-        completions = await self._rows("completions", fold.cursor, epoch)
-        quality = await self._rows("quality", fold.quality_cursor, epoch)
+        keys = Keys(self._prefix)
+        completions = await self._rows(keys.completions, CompletionRecord, fold.cursor, epoch)
+        quality = await self._rows(keys.quality, QualityRecord, fold.quality_cursor, epoch)
         return PendingFold(read, fold_rows(fold, completions, quality, self._policy))
 
     async def commit(self, pending: PendingFold) -> bool:

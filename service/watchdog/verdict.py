@@ -41,11 +41,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from service.outcomes import stats
+from service.outcomes.stats import Rate
 
 __all__ = [
     "Drift",
@@ -55,7 +56,6 @@ __all__ = [
     "Policy",
     "Rule",
     "SystemEvidence",
-    "Tally",
     "Verdict",
     "decide",
     "track",
@@ -82,22 +82,6 @@ class Metric(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Tally:
-    """``successes`` out of ``trials`` (for PRs: merged out of closed)."""
-
-    successes: int = 0
-    trials: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.successes <= self.trials:
-            raise ValueError(f"need 0 <= successes <= trials, got {self.successes}/{self.trials}")
-
-    @property
-    def estimate(self) -> float | None:
-        return self.successes / self.trials if self.trials else None
-
-
-@dataclass(frozen=True, slots=True)
 class Durations:
     """Completion durations: how many, their median, how many exceeded the policy's ceiling."""
 
@@ -120,9 +104,9 @@ class Durations:
 class SystemEvidence:
     """One system's counts, accumulated since a fixed start (see the module docstring)."""
 
-    success: Tally = Tally()
-    build: Tally = Tally()
-    pr: Tally = Tally()
+    success: Rate = field(default_factory=Rate)
+    build: Rate = field(default_factory=Rate)
+    pr: Rate = field(default_factory=Rate)
     durations: Durations = Durations()
     health_failures: int = 0  # consecutive failed health checks, up to the latest
 
@@ -137,7 +121,7 @@ class Drift:
 
     statistic: float = 0.0
     observations: int = 0
-    segment: Tally = Tally()
+    segment: Rate = field(default_factory=Rate)
     reference: float | None = None
 
 
@@ -187,7 +171,7 @@ class Verdict:
     evidence: dict[str, Any]  # JSON-serialisable: rule, metric, samples, estimate, interval, ...
 
 
-def track(drift: Drift, *, success: bool, baseline: Tally, policy: Policy) -> Drift:
+def track(drift: Drift, *, success: bool, baseline: Rate, policy: Policy) -> Drift:
     """Fold one python completion into the CUSUM, O(1); ``baseline``: typescript's counts now.
 
     p0 is typescript's estimate less ``drift_reference_se`` worst-case standard errors
@@ -203,7 +187,7 @@ def track(drift: Drift, *, success: bool, baseline: Tally, policy: Policy) -> Dr
         return Drift(drift.statistic, observations, drift.segment, drift.reference)
     statistic = stats.cusum_step(drift.statistic, success, reference, alternative)
     segment = drift.segment
-    segment = Tally(segment.successes + success, segment.trials + 1) if statistic > 0 else Tally()
+    segment = Rate(segment.successes + success, segment.trials + 1) if statistic > 0 else Rate()
     return Drift(statistic, observations, segment, reference)
 
 

@@ -60,7 +60,9 @@ async def _record(
     first, comparison = await recorder.completion_once(job, completion)
     if not first:
         return JSONResponse({"recorded": False, "duplicate": True})
-    return JSONResponse({"recorded": True, "comparison": comparison})
+    return JSONResponse(
+        {"recorded": True, "comparison": comparison.to_fields() if comparison else None}
+    )
 
 
 ROUTES = [Route("/agents/{system}/completions", completions, methods=["POST"])]

@@ -35,6 +35,7 @@ from service.devtools.simulator import create_simulator
 from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.outcomes.recorder import OutcomeRecorder, stream_fields
+from service.outcomes.records import CompletionRecord
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.ownership import OwnershipStore
@@ -103,18 +104,18 @@ async def _backfill_completions(redis: Redis, prefix: str, now: float) -> None:
     rows.sort(key=lambda row: row[0])
     async with redis.pipeline(transaction=False) as pipe:
         for sequence, (at, system, success, duration) in enumerate(rows):
-            fields = {
-                "job_id": f"job-backfill-{sequence}",
-                "delivery_id": f"backfill-{sequence}",
-                "system": system.value,
-                "issue": f"acme/app#{5000 + sequence}",
-                "success": "1" if success else "0",
-                "duration_seconds": f"{duration:.6f}",
-                "dry_run": "0",
-                "pr_number": "",
-                "output_digest": "",
-                "at": f"{at:.6f}",
-            }
+            fields = CompletionRecord(
+                job_id=f"job-backfill-{sequence}",
+                delivery_id=f"backfill-{sequence}",
+                system=system,
+                issue=Issue("acme/app", 5000 + sequence),
+                success=success,
+                duration_seconds=duration,
+                dry_run=False,
+                pr_number=None,
+                output_digest="",
+                at=at,
+            ).to_fields()
             pipe.xadd(
                 Keys(prefix).completions, stream_fields(fields), id=f"{int(at * 1000)}-{sequence}"
             )
@@ -138,7 +139,7 @@ async def _shadow_pair(
             state=JobState.DISPATCHED,
         )
         digest = f"{number}-{success}"
-        await recorder.completion(
+        await recorder.completion_once(
             job, Completion(job.job_id, number, success, 95.0, dry_run, None, digest)
         )
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from flags.model import System
+from flags.model import Issue, System
 from service.dashboard.trends import bucket_completions
+from service.outcomes.records import CompletionRecord
 
 HOUR = 3600.0
 NOW = 1_700_000_000.0 + 1234.0  # not on a bucket edge
 
 
-def _row(system: str, at: float, success: bool, dry_run: bool = False) -> dict[str, str]:
-    return {
-        "system": system,
-        "at": f"{at:.6f}",
-        "success": "1" if success else "0",
-        "dry_run": "1" if dry_run else "0",
-    }
+def _row(system: str, at: float, success: bool, dry_run: bool = False) -> CompletionRecord:
+    return CompletionRecord(
+        job_id="j",
+        delivery_id="d",
+        system=System(system),
+        issue=Issue("acme/app", 1),
+        success=success,
+        duration_seconds=1.0,
+        dry_run=dry_run,
+        pr_number=None,
+        output_digest="",
+        at=at,
+    )
 
 
 def test_buckets_are_aligned_and_the_last_holds_now() -> None:

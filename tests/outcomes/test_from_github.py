@@ -18,6 +18,7 @@ from service.outcomes.from_github import (
     outcome_sources,
     verdict,
 )
+from service.outcomes.records import CompletionRecord, read_records
 from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
 from service.system_kinds import AgentKind, SystemSettings
 
@@ -95,9 +96,8 @@ async def in_flight_job(redis: Redis, prefix: str, number: int, delivery: str) -
     return job_id
 
 
-async def completions(redis: Redis, prefix: str) -> list[dict[str, str]]:
-    rows: Any = await redis.xrange(Keys(prefix).completions)
-    return [fields for _, fields in rows]
+async def completions(redis: Redis, prefix: str) -> list[CompletionRecord]:
+    return await read_records(redis, Keys(prefix).completions, CompletionRecord)
 
 
 @pytest.mark.integration
@@ -112,7 +112,7 @@ async def test_a_pr_settles_once_with_the_time_since_dispatch(
     assert await outcomes.observe(event="pull_request", body=pr, at=1600.0)
     assert not await outcomes.observe(event="pull_request", body=pr, at=1700.0)
     (row,) = await completions(redis_client, prefix)
-    assert (row["job_id"], row["success"], float(row["duration_seconds"])) == (job_id, "1", 600.0)
+    assert (row.job_id, row.success, row.duration_seconds) == (job_id, True, 600.0)
     job = await JobStore(redis_client, prefix=prefix).get(job_id)
     assert job is not None and job.state is JobState.COMPLETED
     assert not await outcomes.dispatched(System.PYTHON, Issue(REPO, 7))  # settled
@@ -132,7 +132,7 @@ async def test_the_failure_marker_and_the_deadline_count_as_failures(
     assert await outcomes.expire(now=4500.0) == 0  # issue 9's deadline is 4600
     assert await outcomes.expire(now=4700.0) == 1
     rows = await completions(redis_client, prefix)
-    assert [(r["issue"], r["success"], float(r["duration_seconds"])) for r in rows] == [
-        (f"{REPO}#8", "0", 100.0),
-        (f"{REPO}#9", "0", 3600.0),
+    assert [(str(r.issue), r.success, r.duration_seconds) for r in rows] == [
+        (f"{REPO}#8", False, 100.0),
+        (f"{REPO}#9", False, 3600.0),
     ]

@@ -7,8 +7,9 @@ from redis.asyncio import Redis
 
 from flags.model import Issue, System
 from service.github.events import CheckCompleted, CheckKind
-from service.outcomes.metrics import Rate, read_metrics
+from service.outcomes.metrics import read_metrics
 from service.outcomes.recorder import OutcomeRecorder
+from service.outcomes.stats import Rate
 from service.routing.ownership import OwnershipStore
 
 

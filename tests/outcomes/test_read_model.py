@@ -32,6 +32,12 @@ from service.outcomes.buckets import (
 )
 from service.outcomes.read_model import ReadModel, rebuild_counts
 from service.outcomes.recorder import OutcomeRecorder
+from service.outcomes.records import (
+    ComparisonRecord,
+    CompletionRecord,
+    QualityRecord,
+    read_records,
+)
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.settings import Settings
 
@@ -128,11 +134,6 @@ async def _record(recorder: OutcomeRecorder, event: Event) -> None:
         )
 
 
-async def _rows(redis: Redis, key: str) -> list[dict[str, str]]:
-    raw = await redis.xrange(key) or []
-    return [{str(k): str(v) for k, v in (f or {}).items()} for _, f in raw]
-
-
 async def _check(settings: Settings, history: list[Event], epoch: float) -> None:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = Keys(settings.redis_prefix).scoped(f"rm-{time.monotonic_ns()}").prefix
@@ -144,17 +145,23 @@ async def _check(settings: Settings, history: list[Event], epoch: float) -> None
             clock.now = start + event.offset
             await _record(recorder, event)
         now = start + 1.5 * DAY
-        streams = {
-            name: await _rows(redis, Keys(prefix).outcome_stream(name))
-            for name in ("completions", "quality", "comparisons")
-        }
+        keys = Keys(prefix)
+        completions = await read_records(redis, keys.completions, CompletionRecord)
+        quality = await read_records(redis, keys.quality, QualityRecord)
+        comparisons = await read_records(redis, keys.comparisons, ComparisonRecord)
         model = ReadModel(redis, prefix=prefix, clock=Clock(now))
         for since in (now - 3600, now - DAY, start + epoch * 1.5 * DAY, start - 1):
-            scanned = rebuild_counts(window_start(since, now), math.inf, **streams)
+            scanned = rebuild_counts(
+                window_start(since, now),
+                math.inf,
+                completions=completions,
+                quality=quality,
+                comparisons=comparisons,
+            )
             assert await model.window(since) == scanned, since
         for window in ("1h", "1d"):
             trends = await read_trends(redis, prefix=prefix, window=window, now=now)
-            scanned_trends = bucket_completions(streams["completions"], window=window, now=now)
+            scanned_trends = bucket_completions(completions, window=window, now=now)
             assert trends == scanned_trends, window
     finally:
         await delete_prefix(redis, prefix)

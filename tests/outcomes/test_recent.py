@@ -12,11 +12,13 @@ from flags.source import Freshness
 from service.keys import Keys
 from service.outcomes.recent import recent_dead_letters, recent_mismatches, recent_routed
 from service.outcomes.recorder import stream_fields
+from service.outcomes.records import ComparisonRecord
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.router import RoutingCounters
 from tests.conftest import RunningService
 
 pytestmark = pytest.mark.integration
+PAIR = (System.TYPESCRIPT, System.PYTHON)  # control, candidate
 
 
 def _decision(acting: System) -> Decision:
@@ -41,11 +43,11 @@ async def test_routed_issues_newest_first_and_capped(redis_client: Redis, prefix
 
 
 async def test_mismatches_are_the_disagreeing_comparisons(redis_client: Redis, prefix: str) -> None:
-    for number, match in ((1, "1"), (2, "0"), (3, "1"), (4, "0")):
-        await redis_client.xadd(
-            Keys(prefix).comparisons,
-            stream_fields({"issue": f"acme/app#{number}", "match": match}),
+    for number, match in ((1, True), (2, False), (3, True), (4, False)):
+        record = ComparisonRecord(
+            f"d{number}", Issue("acme/app", number), *PAIR, match, True, match, 1.0, 2.0, 5.0
         )
+        await redis_client.xadd(Keys(prefix).comparisons, stream_fields(record.to_fields()))
     rows = await recent_mismatches(redis_client, prefix=prefix)
     assert [row["issue"] for row in rows] == ["acme/app#4", "acme/app#2"]
 

@@ -11,6 +11,7 @@ from service.github.events import CheckCompleted, PullRequestClosed
 from service.keys import Keys
 from service.outcomes.histogram import DurationHistogram
 from service.outcomes.recorder import OutcomeRecorder
+from service.outcomes.records import ComparisonRecord, QualityRecord, read_records
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.routing.ownership import OwnershipStore
 
@@ -44,9 +45,12 @@ def _done(
     )
 
 
-async def _quality_rows(redis: Redis, key: str) -> list[dict[str, str]]:
-    rows = await redis.xrange(key) or []
-    return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in rows]
+async def _compare(
+    recorder: OutcomeRecorder, job: Job, completion: Completion
+) -> ComparisonRecord | None:
+    """Record a completion; the comparison it closed, if any."""
+    _, comparison = await recorder.completion_once(job, completion)
+    return comparison
 
 
 def _pr_closed(number: int, *, merged: bool, linked: tuple[int, ...] = ()) -> PullRequestClosed:
@@ -66,11 +70,11 @@ async def test_matching_control_and_candidate_make_one_comparison(
 ) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     control, candidate = _job(System.TYPESCRIPT, dry_run=False), _job(System.PYTHON, dry_run=True)
-    assert await recorder.completion(control, _done(control, pr=40)) is None
-    record = await recorder.completion(candidate, _done(candidate))
-    assert record is not None and record["match"] == "1"
-    assert (record["control_system"], record["candidate_system"]) == ("typescript", "python")
-    assert await recorder.completion(candidate, _done(candidate)) is None  # a repeat
+    assert await _compare(recorder, control, _done(control, pr=40)) is None
+    record = await _compare(recorder, candidate, _done(candidate))
+    assert record is not None and record.match
+    assert (record.control_system, record.candidate_system) == ("typescript", "python")
+    assert await _compare(recorder, candidate, _done(candidate)) is None  # a repeat
     assert await redis_client.xlen(recorder.comparisons_key) == 1
     assert await redis_client.xlen(recorder.completions_key) == 2  # the repeat counts once
 
@@ -104,16 +108,16 @@ async def test_a_repeat_finishes_the_pairing_a_failure_left_undone(
     await redis_client.delete(Keys(prefix).pair(candidate.delivery_id, candidate.issue))
     await recorder.completion_once(control, _done(control))
     first, record = await recorder.completion_once(candidate, _done(candidate))
-    assert not first and record is not None and record["match"] == "1"
+    assert not first and record is not None and record.match
     assert await redis_client.xlen(recorder.completions_key) == 2
 
 
 async def test_different_outputs_are_a_mismatch(redis_client: Redis, prefix: str) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     control, candidate = _job(System.PYTHON, dry_run=False), _job(System.TYPESCRIPT, dry_run=True)
-    await recorder.completion(control, _done(control, digest="one"))
-    record = await recorder.completion(candidate, _done(candidate, digest="two"))
-    assert record is not None and record["match"] == "0"
+    await _compare(recorder, control, _done(control, digest="one"))
+    record = await _compare(recorder, candidate, _done(candidate, digest="two"))
+    assert record is not None and not record.match
 
 
 async def test_pull_request_is_attributed_by_reported_number_then_by_link(
@@ -121,7 +125,7 @@ async def test_pull_request_is_attributed_by_reported_number_then_by_link(
 ) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     acting = _job(System.PYTHON, dry_run=False)
-    await recorder.completion(acting, _done(acting, pr=77))
+    await _compare(recorder, acting, _done(acting, pr=77))
     await recorder.pull_request_closed(_pr_closed(77, merged=True))
 
     await OwnershipStore(redis_client, prefix=prefix).claim(
@@ -130,10 +134,10 @@ async def test_pull_request_is_attributed_by_reported_number_then_by_link(
     await recorder.pull_request_closed(_pr_closed(90, merged=False, linked=(5,)))
     await recorder.pull_request_closed(_pr_closed(91, merged=True, linked=(999,)))
 
-    rows = await _quality_rows(redis_client, recorder.quality_key)
-    assert [(row["system"], row["issue"], row["success"]) for row in rows] == [
-        ("python", "acme/app#12", "1"),
-        ("typescript", "acme/app#5", "0"),
+    rows = await read_records(redis_client, recorder.quality_key, QualityRecord)
+    assert [(row.system, str(row.issue), row.success) for row in rows] == [
+        ("python", "acme/app#12", True),
+        ("typescript", "acme/app#5", False),
     ]
     unattributed = await redis_client.hgetall(Keys(prefix).quality_unattributed)
     assert unattributed == {"pr_closed": "1"}
@@ -144,7 +148,7 @@ async def test_ci_result_is_attributed_through_the_pull_request(
 ) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     acting = _job(System.PYTHON, dry_run=False)
-    await recorder.completion(acting, _done(acting, pr=8))
+    await _compare(recorder, acting, _done(acting, pr=8))
     await recorder.check_completed(
         CheckCompleted(
             delivery_id="d-ci",
@@ -157,16 +161,16 @@ async def test_ci_result_is_attributed_through_the_pull_request(
             linked_issues=(),
         )
     )
-    rows = await _quality_rows(redis_client, recorder.quality_key)
-    assert [(row["kind"], row["system"], row["success"]) for row in rows] == [
-        ("ci:check_suite", "python", "0")
+    rows = await read_records(redis_client, recorder.quality_key, QualityRecord)
+    assert [(row.kind, row.system, row.success) for row in rows] == [
+        ("ci:check_suite", "python", False)
     ]
 
 
 async def test_a_redelivered_quality_event_counts_once(redis_client: Redis, prefix: str) -> None:
     recorder = OutcomeRecorder(redis_client, prefix=prefix)
     acting = _job(System.PYTHON, dry_run=False)
-    await recorder.completion(acting, _done(acting, pr=31))
+    await _compare(recorder, acting, _done(acting, pr=31))
     await recorder.pull_request_closed(_pr_closed(31, merged=True))
     await recorder.pull_request_closed(_pr_closed(31, merged=True))
     assert await redis_client.xlen(recorder.quality_key) == 1

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from flags.model import Mode
+from service.outcomes.stats import Rate
 from service.plan.decision import (
     Action,
     Decision,
@@ -19,7 +20,6 @@ from service.plan.decision import (
     decide,
 )
 from service.plan.model import Plan, parse_plan
-from service.watchdog.verdict import Tally
 
 START = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC).timestamp()  # a Monday, 10:00 UTC
 HOUR = 3600.0
@@ -41,8 +41,8 @@ PLAN = parse_plan(
 )
 
 GOOD = StepEvidence(
-    python=Rates(Tally(1700, 2000), Tally(2550, 3000), Tally(2550, 3000)),
-    typescript=Rates(Tally(17000, 20000), Tally(25500, 30000), Tally(25500, 30000)),
+    python=Rates(Rate(1700, 2000), Rate(2550, 3000), Rate(2550, 3000)),
+    typescript=Rates(Rate(17000, 20000), Rate(25500, 30000), Rate(25500, 30000)),
 )
 SEEN = Observation(mode=Mode.GRADUAL, rollout=10)
 
@@ -87,7 +87,7 @@ def test_holds_during_the_dwell_and_says_how_long() -> None:
 
 def test_holds_on_a_short_sample_however_good_it_looks() -> None:
     few = StepEvidence(
-        python=Rates(Tally(99, 99), Tally(5, 5), Tally(5, 5)), typescript=GOOD.typescript
+        python=Rates(Rate(99, 99), Rate(5, 5), Rate(5, 5)), typescript=GOOD.typescript
     )
     decision = decide(PLAN, state(), few, SEEN, START + HOUR)
     assert decision.action is Action.HOLD
@@ -98,7 +98,7 @@ def test_holds_on_a_short_sample_however_good_it_looks() -> None:
 
 
 def test_holds_when_the_test_is_inconclusive_and_names_the_rate() -> None:
-    unsure = dataclasses.replace(GOOD, python=dataclasses.replace(GOOD.python, pr=Tally(160, 200)))
+    unsure = dataclasses.replace(GOOD, python=dataclasses.replace(GOOD.python, pr=Rate(160, 200)))
     decision = decide(PLAN, state(), unsure, SEEN, START + HOUR)
     assert decision.action is Action.HOLD
     assert len(decision.missing) == 1
@@ -106,7 +106,7 @@ def test_holds_when_the_test_is_inconclusive_and_names_the_rate() -> None:
 
 
 def test_a_rate_with_too_few_outcomes_is_not_tested() -> None:
-    no_prs = dataclasses.replace(GOOD, python=dataclasses.replace(GOOD.python, pr=Tally(10, 29)))
+    no_prs = dataclasses.replace(GOOD, python=dataclasses.replace(GOOD.python, pr=Rate(10, 29)))
     decision = decide(PLAN, state(), no_prs, SEEN, START + HOUR)
     assert decision.action is Action.ADVANCE
     assert [name for name, _ in decision.tests] == ["success_rate", "build_success"]
@@ -127,7 +127,7 @@ def test_stalls_when_still_inconclusive_at_the_deadline() -> None:
 
 def test_python_worse_never_advances_even_past_the_deadline() -> None:
     worse = dataclasses.replace(
-        GOOD, python=Rates(Tally(1500, 2000), GOOD.python.pr, GOOD.python.build)
+        GOOD, python=Rates(Rate(1500, 2000), GOOD.python.pr, GOOD.python.build)
     )
     assert decide(PLAN, state(), worse, SEEN, START + HOUR).action is Action.HOLD
     assert decide(PLAN, state(), worse, SEEN, START + 9 * HOUR).action is Action.STALL

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.outcomes.stats import Rate
 from service.watchdog.verdict import (
     Drift,
     Durations,
@@ -19,14 +20,13 @@ from service.watchdog.verdict import (
     Policy,
     Rule,
     SystemEvidence,
-    Tally,
     Verdict,
     decide,
     track,
 )
 
 POLICY = Policy()
-HEALTHY = SystemEvidence(success=Tally(850, 1000), build=Tally(850, 1000), pr=Tally(850, 1000))
+HEALTHY = SystemEvidence(success=Rate(850, 1000), build=Rate(850, 1000), pr=Rate(850, 1000))
 
 
 def _evidence(
@@ -35,7 +35,7 @@ def _evidence(
     return Evidence(python, typescript, drift or Drift())
 
 
-def _tracked(outcomes: list[bool], baseline: Tally, policy: Policy = POLICY) -> Drift:
+def _tracked(outcomes: list[bool], baseline: Rate, policy: Policy = POLICY) -> Drift:
     drift = Drift()
     for success in outcomes:
         drift = track(drift, success=success, baseline=baseline, policy=policy)
@@ -60,8 +60,8 @@ def test_no_evidence_means_no_action() -> None:
 @pytest.mark.parametrize(
     "python",
     [
-        SystemEvidence(success=Tally(0, 29)),
-        SystemEvidence(build=Tally(0, 29), pr=Tally(0, 29)),
+        SystemEvidence(success=Rate(0, 29)),
+        SystemEvidence(build=Rate(0, 29), pr=Rate(0, 29)),
         SystemEvidence(durations=Durations(29, 5_000.0, 29)),
         SystemEvidence(health_failures=2),
     ],
@@ -72,8 +72,8 @@ def test_too_few_samples_take_no_action(python: SystemEvidence) -> None:
 
 
 def test_three_failures_in_a_row_at_the_start_take_no_action() -> None:
-    drift = _tracked([False, False, False], Tally(85, 100))
-    verdict = decide(_evidence(SystemEvidence(success=Tally(0, 3)), drift=drift), POLICY)
+    drift = _tracked([False, False, False], Rate(85, 100))
+    verdict = decide(_evidence(SystemEvidence(success=Rate(0, 3)), drift=drift), POLICY)
     assert not verdict.rollback
 
 
@@ -83,7 +83,7 @@ def test_a_huge_cusum_before_min_samples_takes_no_action() -> None:
 
 
 def test_clear_degradation_rolls_back_on_the_floor_and_the_comparison() -> None:
-    verdict = decide(_evidence(SystemEvidence(success=Tally(40, 100))), POLICY)
+    verdict = decide(_evidence(SystemEvidence(success=Rate(40, 100))), POLICY)
     _fails(verdict, Rule.FLOOR, Metric.SUCCESS_RATE)
     assert verdict.evidence["samples"] == 100
     assert verdict.evidence["estimate"] == pytest.approx(0.4)
@@ -96,8 +96,8 @@ def test_clear_degradation_rolls_back_on_the_floor_and_the_comparison() -> None:
 @pytest.mark.parametrize(
     ("python", "metric"),
     [
-        (SystemEvidence(build=Tally(40, 100)), Metric.BUILD_SUCCESS),
-        (SystemEvidence(pr=Tally(10, 100)), Metric.PR_ACCEPTANCE),
+        (SystemEvidence(build=Rate(40, 100)), Metric.BUILD_SUCCESS),
+        (SystemEvidence(pr=Rate(10, 100)), Metric.PR_ACCEPTANCE),
     ],
 )
 def test_every_rate_has_a_floor(python: SystemEvidence, metric: Metric) -> None:
@@ -105,8 +105,8 @@ def test_every_rate_has_a_floor(python: SystemEvidence, metric: Metric) -> None:
 
 
 def test_a_rate_above_its_floor_but_far_behind_typescript_fires_the_comparison() -> None:
-    python = SystemEvidence(success=Tally(700, 1000))
-    typescript = SystemEvidence(success=Tally(980, 1000))
+    python = SystemEvidence(success=Rate(700, 1000))
+    typescript = SystemEvidence(success=Rate(980, 1000))
     verdict = decide(_evidence(python, typescript), POLICY)
     _fails(verdict, Rule.COMPARISON, Metric.SUCCESS_RATE)
     assert verdict.evidence["estimate"] == pytest.approx(-0.28)
@@ -115,9 +115,9 @@ def test_a_rate_above_its_floor_but_far_behind_typescript_fires_the_comparison()
 
 
 def test_typescript_equally_bad_silences_the_comparison_but_not_the_floor() -> None:
-    bad = SystemEvidence(success=Tally(220, 400))
+    bad = SystemEvidence(success=Rate(220, 400))
     rng = random.Random(1)
-    drift = _tracked([rng.random() < 0.55 for _ in range(400)], Tally(220, 400))
+    drift = _tracked([rng.random() < 0.55 for _ in range(400)], Rate(220, 400))
     verdict = decide(_evidence(bad, bad, drift), POLICY)
     _fails(verdict, Rule.FLOOR, Metric.SUCCESS_RATE)
     assert len(verdict.reasons) == 1
@@ -125,7 +125,7 @@ def test_typescript_equally_bad_silences_the_comparison_but_not_the_floor() -> N
 
 
 def test_slightly_worse_python_within_the_margin_is_left_alone() -> None:
-    python = SystemEvidence(success=Tally(820, 1000))
+    python = SystemEvidence(success=Rate(820, 1000))
     assert not decide(_evidence(python), POLICY).rollback
 
 
@@ -140,7 +140,7 @@ def test_consecutive_failed_health_checks(failures: int, rollback: bool) -> None
 
 
 def test_health_is_checked_first_and_every_reason_is_listed() -> None:
-    python = SystemEvidence(success=Tally(0, 100), health_failures=3)
+    python = SystemEvidence(success=Rate(0, 100), health_failures=3)
     verdict = decide(_evidence(python), POLICY)
     assert verdict.rule is Rule.HEALTH
     assert len(verdict.reasons) == 3  # health, floor, comparison
@@ -169,10 +169,10 @@ def test_durations_from_seconds() -> None:
 
 def test_a_drop_after_a_healthy_stretch_is_caught_by_the_cusum() -> None:
     rng = random.Random(5)
-    baseline, drift, python = Tally(850, 1000), Drift(), Tally()
+    baseline, drift, python = Rate(850, 1000), Drift(), Rate()
     for n in range(1, 301):
         success = rng.random() < (0.85 if n <= 200 else 0.55)
-        python = Tally(python.successes + success, n)
+        python = Rate(python.successes + success, n)
         drift = track(drift, success=success, baseline=baseline, policy=POLICY)
         verdict = decide(_evidence(SystemEvidence(success=python), drift=drift), POLICY)
         if verdict.rollback:
@@ -185,20 +185,20 @@ def test_a_drop_after_a_healthy_stretch_is_caught_by_the_cusum() -> None:
 
 
 def test_track_waits_for_typescript_min_samples_but_counts_the_completion() -> None:
-    drift = _tracked([False] * 50, Tally(29, 29))
-    assert drift == Drift(0.0, 50, Tally(), None)
+    drift = _tracked([False] * 50, Rate(29, 29))
+    assert drift == Drift(0.0, 50, Rate(), None)
 
 
 def test_track_holds_still_when_typescript_is_too_poor_to_drop_below() -> None:
-    drift = _tracked([False] * 50, Tally(10, 100))
+    drift = _tracked([False] * 50, Rate(10, 100))
     assert drift.statistic == 0.0
     assert drift.observations == 50
 
 
 def test_track_restarts_the_segment_when_the_statistic_returns_to_zero() -> None:
-    drift = _tracked([False, False, True], Tally(85, 100))
-    assert drift.segment == Tally(1, 3)
-    assert _tracked([False] + [True] * 10, Tally(85, 100)).segment == Tally()
+    drift = _tracked([False, False, True], Rate(85, 100))
+    assert drift.segment == Rate(1, 3)
+    assert _tracked([False] + [True] * 10, Rate(85, 100)).segment == Rate()
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,7 @@ def test_policy_rejects_values_out_of_range(change: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("successes", "trials"), [(-1, 0), (2, 1)])
 def test_tally_rejects_impossible_counts(successes: int, trials: int) -> None:
     with pytest.raises(ValueError, match="successes <= trials"):
-        Tally(successes, trials)
+        Rate(successes, trials)
     with pytest.raises(ValueError, match="above_ceiling <= n"):
         Durations(trials, None, successes)
 
@@ -237,9 +237,9 @@ def test_verdict_is_frozen() -> None:
 
 
 @st.composite
-def tallies(draw: st.DrawFn, max_trials: int = 600) -> Tally:
+def tallies(draw: st.DrawFn, max_trials: int = 600) -> Rate:
     trials = draw(st.integers(min_value=0, max_value=max_trials))
-    return Tally(draw(st.integers(min_value=0, max_value=trials)), trials)
+    return Rate(draw(st.integers(min_value=0, max_value=trials)), trials)
 
 
 @st.composite
@@ -260,8 +260,8 @@ def drifts(draw: st.DrawFn) -> Drift:
     return _tracked(outcomes, draw(tallies()))
 
 
-def _worse(tally: Tally, fewer: int) -> Tally:
-    return Tally(max(0, tally.successes - fewer), tally.trials)
+def _worse(tally: Rate, fewer: int) -> Rate:
+    return Rate(max(0, tally.successes - fewer), tally.trials)
 
 
 @given(systems(), systems(), drifts(), st.integers(min_value=0, max_value=600), st.data())
@@ -297,9 +297,9 @@ def test_more_slow_runs_never_turn_a_rollback_into_no_rollback(
     st.integers(min_value=0, max_value=2),
 )
 def test_a_perfect_record_never_rolls_back(
-    n: int, typescript: SystemEvidence, baseline: Tally, health_failures: int
+    n: int, typescript: SystemEvidence, baseline: Rate, health_failures: int
 ) -> None:
-    perfect = Tally(n, n)
+    perfect = Rate(n, n)
     python = SystemEvidence(perfect, perfect, perfect, Durations(n, 1.0, 0), health_failures)
     drift = _tracked([True] * min(n, 200), baseline)
     assert drift.statistic == 0.0
@@ -339,7 +339,7 @@ def test_each_confidence_sequence_test_gets_alpha_over_fourteen() -> None:
 def test_the_drift_rule_fires_when_the_cusum_reaches_h_after_min_samples(
     observations: int, statistic: float, rollback: bool
 ) -> None:
-    drift = Drift(statistic, observations, Tally(3, 10), reference=0.8)
+    drift = Drift(statistic, observations, Rate(3, 10), reference=0.8)
     verdict = decide(_evidence(HEALTHY, drift=drift), POLICY)
     assert verdict.rollback is rollback
     if rollback:

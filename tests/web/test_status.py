@@ -12,7 +12,8 @@ from flags.model import KILL_SWITCH_FLAG, Issue, System
 from service.app import create_app
 from service.devtools.child_processes import free_port
 from service.health.monitor import monitor_for, read_health
-from service.outcomes.metrics import Rate, compare, read_metrics
+from service.outcomes.metrics import compare, read_metrics
+from service.outcomes.stats import Rate
 from service.routing.ownership import OwnershipStore
 from service.runtime import open_runtime
 from service.settings import Settings

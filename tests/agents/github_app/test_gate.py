@@ -24,6 +24,7 @@ from service.agents.github_app.intake import check_app_delivery
 from service.devtools.app_receiver import create_app_receiver
 from service.github.signature import sign
 from service.outcomes.from_github import GitHubOutcomes
+from service.outcomes.records import CompletionRecord, read_records
 from service.pipeline.stream import EventStream
 from service.pipeline.worker import Worker
 from service.routing.ownership import OwnershipStore
@@ -275,7 +276,6 @@ async def test_the_apps_own_pull_request_is_its_outcome(runtime: Runtime, apps: 
             "user": {"login": "typescript-app[bot]"},
         }
         await both(worker.stream, "pull_request", 0, action="opened", pull_request=pull)
-    rows: Any = await runtime.redis.xrange(runtime.keys.completions)
-    ((_, row),) = rows
-    assert (row["system"], row["issue"], row["success"]) == ("typescript", f"{REPO}#5", "1")
+    (row,) = await read_records(runtime.redis, runtime.keys.completions, CompletionRecord)
+    assert (row.system, str(row.issue), row.success) == ("typescript", f"{REPO}#5", True)
     assert await runtime.redis.zcard(outcomes.awaiting_key(System.TYPESCRIPT)) == 0
