@@ -27,6 +27,7 @@ from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
 from service.devtools.app_receiver import create_app_receiver
 from service.github.signature import sign
+from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.pipeline.stream import EventStream
 from service.routing.ownership import OwnershipStore
@@ -142,7 +143,7 @@ async def test_two_apps_copies_reach_only_the_owners_app_once_while_the_rollout_
         "repeated": sum(repeats.values()),
         "forwarded": {str(s): len(rows) for s, rows in received.items()},
         "owners": {str(k): v for k, v in (await owners.counts()).items()},
-        "dead_letters": int(await redis_client.xlen(f"{prefix}:dead-letters")),
+        "dead_letters": int(await redis_client.xlen(Keys(prefix).dead_letters)),
     }
     _record(counts)
     assert doubly == [], f"issues forwarded to both Apps: {doubly[:10]}"
