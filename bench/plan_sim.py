@@ -50,11 +50,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench import watchdog_sim
 from flags.model import Mode
+from service.outcomes.stats import Rate
 from service.plan import decision as plan_decision
 from service.plan.decision import Action, Observation, PlanState, Rates, Status, StepEvidence
 from service.plan.model import Plan, default_plan
 from service.watchdog import verdict as watchdog
-from service.watchdog.verdict import Drift, Evidence, Policy, SystemEvidence, Tally
+from service.watchdog.verdict import Drift, Evidence, Policy, SystemEvidence
 
 __all__ = ["SCENARIOS", "Run", "main", "play"]
 
@@ -86,12 +87,12 @@ class Run:
 
 
 def _rates(counts: list[int], n: int) -> Rates:
-    return Rates(Tally(counts[0], n), Tally(counts[1], n), Tally(counts[2], n))
+    return Rates(Rate(counts[0], n), Rate(counts[1], n), Rate(counts[2], n))
 
 
 def _system(counts: list[int], n: int) -> SystemEvidence:
     return SystemEvidence(
-        success=Tally(counts[0], n), build=Tally(counts[2], n), pr=Tally(counts[1], n)
+        success=Rate(counts[0], n), build=Rate(counts[2], n), pr=Rate(counts[1], n)
     )
 
 
@@ -122,7 +123,7 @@ def play(index: int, scenario: str, *, plan: Plan, policy: Policy, seed: int = S
         all_n[not python] += 1
         fired = False
         if python:
-            baseline = Tally(all_ts[0], all_n[1])
+            baseline = Rate(all_ts[0], all_n[1])
             drift = watchdog.track(drift, success=outcome[0], baseline=baseline, policy=policy)
             fired = drift.statistic >= policy.drift_threshold
         if not fired and total % TICK:

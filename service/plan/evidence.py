@@ -16,9 +16,15 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from service.keys import Keys
-from service.outcomes.metrics import BUILD_KIND
+from service.outcomes.records import (
+    ComparisonRecord,
+    CompletionRecord,
+    QualityRecord,
+    R,
+    read_entries,
+)
+from service.outcomes.stats import Rate
 from service.plan.decision import Rates, StepEvidence
-from service.watchdog.verdict import Tally
 
 __all__ = ["EvidenceSource", "StreamFold"]
 
@@ -49,10 +55,10 @@ class StreamFold:
             state = {"since": repr(start), "cursor:completions": first, "cursor:quality": first}
         counts = {name: int(value) for name, value in state.items() if name[:2] in ("n:", "s:")}
         state["cursor:completions"] = await self._fold(
-            self._completions, state["cursor:completions"], counts, _completion
+            self._completions, state["cursor:completions"], counts, CompletionRecord
         )
         state["cursor:quality"] = await self._fold(
-            self._quality, state["cursor:quality"], counts, _quality
+            self._quality, state["cursor:quality"], counts, QualityRecord
         )
         mapping: dict[str, str | int] = {**state, **counts}
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -62,15 +68,12 @@ class StreamFold:
             await pipe.execute()
         return StepEvidence(_rates(counts, System.PYTHON), _rates(counts, System.TYPESCRIPT))
 
-    async def _fold(
-        self, stream: str, lower: str, counts: dict[str, int], classify: _Classify
-    ) -> str:
+    async def _fold(self, stream: str, lower: str, counts: dict[str, int], kind: type[R]) -> str:
         """Add the entries from ``lower`` on to ``counts``; the next read's lower bound."""
         while True:
-            entries = await self._redis.xrange(stream, min=lower, count=_BATCH) or []
-            for entry_id, fields in entries:
-                row = {str(k): str(v) for k, v in (fields or {}).items()}
-                for name, success in classify(row):
+            entries = await read_entries(self._redis, stream, kind, low=lower, count=_BATCH)
+            for entry_id, record in entries:
+                for name, success in _classify(record):
                     counts[f"n:{name}"] = counts.get(f"n:{name}", 0) + 1
                     counts[f"s:{name}"] = counts.get(f"s:{name}", 0) + success
                 lower = f"({entry_id!s}"  # exclusive: the next read starts after this entry
@@ -78,24 +81,21 @@ class StreamFold:
                 return lower
 
 
-class _Classify(Protocol):
-    def __call__(self, row: dict[str, str]) -> list[tuple[str, bool]]: ...
-
-
-def _completion(row: dict[str, str]) -> list[tuple[str, bool]]:
-    if row.get("dry_run") != "0":
-        return []
-    return [(f"{row.get('system')}:success", row.get("success") == "1")]
-
-
-def _quality(row: dict[str, str]) -> list[tuple[str, bool]]:
-    kind = {"pr_closed": "pr", BUILD_KIND: "build"}.get(row.get("kind", ""))
-    return [] if kind is None else [(f"{row.get('system')}:{kind}", row.get("success") == "1")]
+def _classify(
+    record: CompletionRecord | QualityRecord | ComparisonRecord | None,
+) -> list[tuple[str, bool]]:
+    """The step counters an entry adds to: acting completions, closed PRs, concluded builds."""
+    if isinstance(record, CompletionRecord) and record.acting:
+        return [(f"{record.system.value}:success", record.success)]
+    if isinstance(record, QualityRecord) and (record.is_pr or record.is_build):
+        kind = "pr" if record.is_pr else "build"
+        return [(f"{record.system.value}:{kind}", record.success)]
+    return []
 
 
 def _rates(counts: dict[str, int], system: System) -> Rates:
-    def tally(name: str) -> Tally:
+    def tally(name: str) -> Rate:
         key = f"{system.value}:{name}"
-        return Tally(counts.get(f"s:{key}", 0), counts.get(f"n:{key}", 0))
+        return Rate(counts.get(f"s:{key}", 0), counts.get(f"n:{key}", 0))
 
     return Rates(*(tally(name) for name in _COUNTERS))
