@@ -18,6 +18,7 @@ from service.cli import (
     deliveries_commands,
     demo_commands,
     flags_commands,
+    kinds_demo_commands,
     plan_commands,
     route_commands,
     serve_commands,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         watchdog_commands,
         plan_commands,
         demo_commands,
+        kinds_demo_commands,
         standin_commands,
         deliveries_commands,
     ):
