@@ -37,6 +37,7 @@ from service.dashboard.auth import (
     SESSION_SECONDS,
     DashboardAuth,
 )
+from service.dashboard.plan_panel import PLAN_ACTIONS, perform_plan_action, plan_card
 from service.dashboard.trends import read_trends
 from service.dashboard.view import SECURITY_HEADERS, STATIC_DIR, TEMPLATES, WINDOWS, view_model
 from service.errors import (
@@ -113,6 +114,7 @@ async def _page(
         "flash": await auth.pop_flash(session) if session is not None else None,
         "login_error": login_error,
         "refresh_seconds": _REFRESH_SECONDS,
+        "plan": await plan_card(runtime),
     }
     return _html("dashboard.html", context, status_code)
 
@@ -250,11 +252,36 @@ async def action(request: Request) -> Response:
     return _back(request)
 
 
+async def plan_action(request: Request) -> Response:
+    """``POST /migration/dashboard/plan/{approve|pause|resume|abort}``: same login and CSRF."""
+    runtime, name = _runtime(request), request.path_params["action"]
+    if name not in PLAN_ACTIONS:
+        return _refusal(request, 404, f"unknown plan action {name!r}")
+    try:
+        form = await read_form(request)
+        caller = await _auth(runtime).authorize(request, form)
+    except SwitchyardError as error:
+        return _refusal(request, error.status_code, error.message)
+    try:
+        kind, status_code = "ok", 200
+        text = await perform_plan_action(runtime, name, form, actor=caller.actor)
+    except SwitchyardError as refused:  # the plan's 409 and 403, NotProvisioned
+        kind, status_code, text = "refused", refused.status_code, f"Refused: {refused.message}"
+    except TransitionRefused as refused:
+        kind, status_code, text = "refused", 409, f"Refused: {refused}"
+    _log.info("dashboard plan %s by %s: %s", name, caller.actor.name, text)
+    if caller.session is None:
+        return JSONResponse({"result": text}, status_code=status_code, headers=SECURITY_HEADERS)
+    await _auth(runtime).set_flash(caller.session, kind, text)
+    return _back(request)
+
+
 ROUTES: list[BaseRoute] = [
     Route(DASHBOARD_PATH, dashboard),
     Route(f"{DASHBOARD_PATH}/panels", panels),
     Route(f"{DASHBOARD_PATH}/login", login, methods=["POST"]),
     Route(f"{DASHBOARD_PATH}/logout", logout, methods=["POST"]),
     Route(f"{DASHBOARD_PATH}/actions/{{action}}", action, methods=["POST"]),
+    Route(f"{DASHBOARD_PATH}/plan/{{action}}", plan_action, methods=["POST"]),
     Mount("/migration/static", app=StaticFiles(directory=STATIC_DIR), name="dashboard-static"),
 ]
