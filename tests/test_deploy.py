@@ -25,6 +25,8 @@ ALERTS = {
     "SwitchyardPythonHealthFailing",
     "SwitchyardFlagsStale",
     "SwitchyardIntakeErrors",
+    "SwitchyardReconcilerStopping",
+    "SwitchyardReconcilerNotRunning",
 }
 _NAME = re.compile(r"\bswitchyard_[a-z_]+")
 
