@@ -9,7 +9,7 @@ from service.cli.output import emit, load_settings
 from service.cli.status_text import render_status
 from service.health.monitor import monitor_for
 from service.runtime import open_runtime
-from service.web.status import collect_status
+from service.status.snapshot import collect_status
 
 __all__ = ["register"]
 

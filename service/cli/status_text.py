@@ -1,6 +1,6 @@
 """The migration status as text for a terminal: what ``switchyard status`` prints.
 
-A pure function of the JSON ``/migration/status`` serves (:func:`service.web.status.
+A pure function of the JSON ``/migration/status`` serves (:func:`service.status.snapshot.
 collect_status`), so the CLI, the service and the tests read one shape.
 """
 

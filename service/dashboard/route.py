@@ -51,7 +51,7 @@ from service.errors import (
 from service.escape import escape
 from service.migration.control import MigrationControl
 from service.runtime import Runtime
-from service.web.status import collect_status
+from service.status.snapshot import collect_status
 
 __all__ = ["DASHBOARD_PATH", "ROUTES"]
 

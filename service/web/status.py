@@ -1,17 +1,9 @@
-"""``GET /migration/status`` (JSON) and ``GET /metrics`` (Prometheus text).
-
-Both read the same things, and only read (no agent, no Unleash call per request): the
-migration's state from the flags this process routes with (their revision and fetch time), owner
-counts, the health monitor's last result for every component, the side-by-side comparison (read
-model buckets), recent transitions, routing and webhook counters, the queue, dead letters and the
-watchdog's last state; the status also lists recent routed issues, shadow mismatches and dead
-letters (:mod:`service.outcomes.recent`).
+"""``GET /migration/status`` (JSON) and ``GET /metrics`` (Prometheus text): the HTTP rendering
+of the status read model (:mod:`service.status.snapshot`), which both read once per request.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -26,81 +18,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flags.model import System
-from service.github.reconciler.ledger import Ledger
-from service.health.monitor import read_health, recorded_health
-from service.migration.audit import AuditTrail
-from service.migration.brake import OVERRIDE_TEXT, Brake
-from service.migration.routed_flags import routed_state
-from service.outcomes.from_github import outcome_sources
-from service.outcomes.histogram import DurationHistogram, HistogramCounts
-from service.outcomes.metrics import WINDOWS, comparison_table, read_metrics
-from service.outcomes.recent import read_recent
-from service.pipeline.stream import EventStream
-from service.routing.ownership import OwnershipStore
-from service.routing.router import RoutingCounters
+from service.outcomes.histogram import HistogramCounts
+from service.outcomes.metrics import WINDOWS
 from service.runtime import Runtime
-from service.watchdog.loop import describe_state
+from service.status.snapshot import collect_status, read_snapshot
 from service.web.intake_errors import intake_error_family
 from service.web.ops_metrics import operations_families
 from service.web.reconciler_metrics import reconciler_families
-from service.web.webhooks import counts_key
 
-__all__ = ["ROUTES", "collect_status"]
-
-
-async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, Any]:
-    status, _ = await _collect(runtime, window=window)
-    return status
-
-
-async def _collect(
-    runtime: Runtime, *, window: str
-) -> tuple[dict[str, Any], list[HistogramCounts]]:
-    """The status, and the completion counters it lists, read once for both endpoints."""
-    settings = runtime.settings
-    completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
-    recorded = await read_health(runtime.redis, prefix=runtime.prefix)
-    health = recorded_health(recorded)  # the monitor's last results: a read never probes
-    health["flags"] = {
-        "healthy": runtime.provider.freshness() != "error",
-        **runtime.provider.stats.as_dict(),
-    }
-    state: dict[str, Any] = routed_state(runtime.provider)  # the flags this process routes with
-    override = await Brake(runtime.redis, prefix=runtime.prefix).read()
-    if override is not None and override.pending and not state.get("kill_switch"):
-        state = {**state, "kill_switch": True, "kill_switch_text": OVERRIDE_TEXT}
-        state.setdefault("mode", "emergency_rollback")
-    owners = await OwnershipStore(runtime.redis, prefix=runtime.prefix).counts()
-    metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, window=window)
-    watchdog = await runtime.redis.hgetall(runtime.keys.watchdog_state)
-    return {
-        "at": time.time(),
-        **state,
-        "override": override.as_dict() if override is not None else None,
-        "owners": {system.value: count for system, count in owners.items()},
-        "health": health,
-        "comparison": {
-            **comparison_table(metrics),
-            "sources": outcome_sources(settings.systems, settings.outcome_deadline_seconds),
-        },
-        "recent_transitions": [
-            entry.as_dict()
-            for entry in await AuditTrail(runtime.redis, prefix=runtime.prefix).recent(10)
-        ],
-        "routing": await RoutingCounters(runtime.redis, prefix=runtime.prefix).read(),
-        "webhooks": {
-            str(k): int(v)
-            for k, v in (await runtime.redis.hgetall(counts_key(runtime.prefix))).items()
-        },
-        "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
-        "watchdog": describe_state({str(k): str(v) for k, v in watchdog.items()}, now=time.time()),
-        "health_history": recorded,
-        "completions": [
-            {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
-        ],
-        "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
-        "reconciler": await Ledger(runtime.redis, prefix=runtime.prefix).summary(),
-    }, completions
+__all__ = ["ROUTES"]
 
 
 async def migration_status(request: Request) -> JSONResponse:
@@ -230,7 +156,8 @@ def _completion_families(rows: list[HistogramCounts]) -> Any:
 async def prometheus_metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     registry = CollectorRegistry()
-    registry.register(_Snapshot(*await _collect(runtime, window="1d")))
+    snapshot = await read_snapshot(runtime, window="1d")
+    registry.register(_Snapshot(snapshot.status, snapshot.completions))
     intake_errors = getattr(request.app.state, "intake_errors", None)
     if intake_errors is not None:
         registry.register(_Families(list(intake_error_family(intake_errors))))

@@ -1,0 +1,1 @@
+"""The status read model: what every status reader shows (``snapshot``)."""
