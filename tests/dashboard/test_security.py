@@ -1,11 +1,10 @@
-"""Who may act: unauthenticated, forged and cross-origin requests (plain httpx) are refused and
-change nothing in Unleash; a bearer token acts and answers JSON."""
+"""Who may act: unauthenticated, forged and cross-origin requests (plain httpx, in-process) are
+refused and change nothing in Unleash; a bearer token acts and answers JSON."""
 
 from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 
 from flags.admin_api import UnleashAdmin
@@ -14,7 +13,7 @@ from flags.transitions import MigrationState
 from service.migration.audit import AuditTrail
 from service.migration.control import read_state
 from tests.browser import admin_token
-from tests.conftest import RunningService
+from tests.conftest import InProcessService
 
 pytestmark = pytest.mark.integration
 
@@ -27,97 +26,97 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-async def _unchanged(service: RunningService, admin: UnleashAdmin) -> None:
+async def _unchanged(edge: InProcessService, admin: UnleashAdmin) -> None:
     assert await read_state(admin) == DEFAULTS
-    assert await AuditTrail(service.runtime.redis, prefix=service.runtime.prefix).recent() == []
+    assert await AuditTrail(edge.runtime.redis, prefix=edge.runtime.prefix).recent() == []
 
 
 async def test_unauthenticated_or_forged_actions_are_refused_and_change_nothing(
-    service: RunningService, flags_reset: UnleashAdmin
+    edge: InProcessService, flags_reset: UnleashAdmin
 ) -> None:
-    url = f"{service.url}/migration/dashboard/actions/mode"
+    url = f"{edge.url}/migration/dashboard/actions/mode"
     form = {"mode": "parallel", "reason": "forged"}
-    origin = {"Origin": service.url}
-    async with httpx.AsyncClient(timeout=10) as client:
-        assert (await client.post(url, data=form, headers=origin)).status_code == 401
-        wrong_bearer = {"Authorization": "Bearer not-the-token"}
-        assert (await client.post(url, data=form, headers=wrong_bearer)).status_code == 401
-        refused_login = await client.post(
-            f"{service.url}/migration/dashboard/login",
-            data={"actor": "mallory", "token": "guess"},
-            headers=origin,
-        )
-        assert refused_login.status_code == 401 and "set-cookie" not in refused_login.headers
-        cross_login = await client.post(
-            f"{service.url}/migration/dashboard/login",
-            data={"actor": "mallory", "token": admin_token(service)},
-            headers={"Origin": "http://evil.example"},
-        )
-        assert cross_login.status_code == 403 and "set-cookie" not in cross_login.headers
-        await _unchanged(service, flags_reset)
+    origin = {"Origin": edge.url}
+    client = edge.client
+    assert (await client.post(url, data=form, headers=origin)).status_code == 401
+    wrong_bearer = {"Authorization": "Bearer not-the-token"}
+    assert (await client.post(url, data=form, headers=wrong_bearer)).status_code == 401
+    refused_login = await client.post(
+        f"{edge.url}/migration/dashboard/login",
+        data={"actor": "mallory", "token": "guess"},
+        headers=origin,
+    )
+    assert refused_login.status_code == 401 and "set-cookie" not in refused_login.headers
+    cross_login = await client.post(
+        f"{edge.url}/migration/dashboard/login",
+        data={"actor": "mallory", "token": admin_token(edge)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert cross_login.status_code == 403 and "set-cookie" not in cross_login.headers
+    await _unchanged(edge, flags_reset)
 
-        login = await client.post(
-            f"{service.url}/migration/dashboard/login",
-            data={"actor": "alice", "token": admin_token(service)},
-            headers=origin,
-        )
-        assert login.status_code == 303
-        set_cookie = login.headers["set-cookie"]
-        assert "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower()
-        assert admin_token(service) not in set_cookie
-        page = await client.get(f"{service.url}/migration/dashboard")
-        csrf = _csrf(page.text)
-        forged = [
-            ({**form}, origin),  # no CSRF token
-            ({**form, "csrf_token": "0" * len(csrf)}, origin),  # a wrong one
-            ({**form, "csrf_token": csrf}, {"Origin": "http://evil.example"}),  # foreign origin
-            ({**form, "csrf_token": csrf}, {}),  # neither Origin nor Referer
-        ]
-        for data, headers in forged:
-            answer = await client.post(url, data=data, headers=headers)
-            assert answer.status_code == 403, (data.keys(), headers, answer.text)
-        await _unchanged(service, flags_reset)
+    login = await client.post(
+        f"{edge.url}/migration/dashboard/login",
+        data={"actor": "alice", "token": admin_token(edge)},
+        headers=origin,
+    )
+    assert login.status_code == 303
+    set_cookie = login.headers["set-cookie"]
+    assert "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower()
+    assert admin_token(edge) not in set_cookie
+    page = await client.get(f"{edge.url}/migration/dashboard")
+    csrf = _csrf(page.text)
+    forged = [
+        ({**form}, origin),  # no CSRF token
+        ({**form, "csrf_token": "0" * len(csrf)}, origin),  # a wrong one
+        ({**form, "csrf_token": csrf}, {"Origin": "http://evil.example"}),  # foreign origin
+        ({**form, "csrf_token": csrf}, {}),  # neither Origin nor Referer
+    ]
+    for data, headers in forged:
+        answer = await client.post(url, data=data, headers=headers)
+        assert answer.status_code == 403, (data.keys(), headers, answer.text)
+    await _unchanged(edge, flags_reset)
 
-        # the same request with everything right goes through: the refusals above were real
-        done = await client.post(url, data={**form, "csrf_token": csrf}, headers=origin)
-        assert done.status_code == 303
-        assert (await read_state(flags_reset)).mode is Mode.PARALLEL
+    # the same request with everything right goes through: the refusals above were real
+    done = await client.post(url, data={**form, "csrf_token": csrf}, headers=origin)
+    assert done.status_code == 303
+    assert (await read_state(flags_reset)).mode is Mode.PARALLEL
 
-        logout = await client.post(
-            f"{service.url}/migration/dashboard/logout", data={"csrf_token": csrf}, headers=origin
-        )
-        assert logout.status_code == 303
-        replay = await client.post(
-            url,
-            data={"mode": "typescript_only", "reason": "after logout", "csrf_token": csrf},
-            headers={**origin, "Cookie": set_cookie.split(";")[0]},
-        )
-        assert replay.status_code == 401
-        assert (await read_state(flags_reset)).mode is Mode.PARALLEL
+    logout = await client.post(
+        f"{edge.url}/migration/dashboard/logout", data={"csrf_token": csrf}, headers=origin
+    )
+    assert logout.status_code == 303
+    replay = await client.post(
+        url,
+        data={"mode": "typescript_only", "reason": "after logout", "csrf_token": csrf},
+        headers={**origin, "Cookie": set_cookie.split(";")[0]},
+    )
+    assert replay.status_code == 401
+    assert (await read_state(flags_reset)).mode is Mode.PARALLEL
 
 
 async def test_bearer_token_acts_and_answers_json(
-    service: RunningService, flags_reset: UnleashAdmin
+    edge: InProcessService, flags_reset: UnleashAdmin
 ) -> None:
-    bearer = {"Authorization": f"Bearer {admin_token(service)}"}
-    base = f"{service.url}/migration/dashboard/actions"
-    async with httpx.AsyncClient(timeout=10) as client:
-        done = await client.post(
-            f"{base}/rollout",
-            data={"percentage": "10", "reason": "api", "actor": "ci"},
-            headers=bearer,
-        )
-        assert done.status_code == 200 and done.json()["rollout"] == 10
-        refused = await client.post(
-            f"{base}/mode", data={"mode": "python_only", "reason": "skip"}, headers=bearer
-        )
-        assert refused.status_code == 409 and "skips a step" in refused.json()["error"]
-        malformed = await client.post(
-            f"{base}/rollout", data={"percentage": "110", "reason": "x"}, headers=bearer
-        )
-        assert malformed.status_code == 400
-        as_json = await client.post(f"{base}/rollout", json={"percentage": 5}, headers=bearer)
-        assert as_json.status_code == 415
+    bearer = {"Authorization": f"Bearer {admin_token(edge)}"}
+    base = f"{edge.url}/migration/dashboard/actions"
+    client = edge.client
+    done = await client.post(
+        f"{base}/rollout",
+        data={"percentage": "10", "reason": "api", "actor": "ci"},
+        headers=bearer,
+    )
+    assert done.status_code == 200 and done.json()["rollout"] == 10
+    refused = await client.post(
+        f"{base}/mode", data={"mode": "python_only", "reason": "skip"}, headers=bearer
+    )
+    assert refused.status_code == 409 and "skips a step" in refused.json()["error"]
+    malformed = await client.post(
+        f"{base}/rollout", data={"percentage": "110", "reason": "x"}, headers=bearer
+    )
+    assert malformed.status_code == 400
+    as_json = await client.post(f"{base}/rollout", json={"percentage": 5}, headers=bearer)
+    assert as_json.status_code == 415
     assert await read_state(flags_reset) == MigrationState(Mode.TYPESCRIPT_ONLY, 10, False)
-    (entry,) = await AuditTrail(service.runtime.redis, prefix=service.runtime.prefix).recent()
+    (entry,) = await AuditTrail(edge.runtime.redis, prefix=edge.runtime.prefix).recent()
     assert (entry.actor, entry.source, entry.reason) == ("ci", "api", "api")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -15,7 +14,7 @@ from service.outcomes.recorder import stream_fields
 from service.outcomes.records import ComparisonRecord
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.router import RoutingCounters
-from tests.conftest import RunningService
+from tests.conftest import InProcessService
 
 pytestmark = pytest.mark.integration
 PAIR = (System.TYPESCRIPT, System.PYTHON)  # control, candidate
@@ -62,11 +61,10 @@ async def test_dead_letters_newest_first_without_the_body(redis_client: Redis, p
     assert rows[0]["attempts"] == 5 and "body" not in rows[0]
 
 
-async def test_status_lists_recent_activity(service: RunningService) -> None:
-    runtime = service.runtime
+async def test_status_lists_recent_activity(edge: InProcessService) -> None:
+    runtime = edge.runtime
     counters = RoutingCounters(runtime.redis, prefix=runtime.prefix)
     await counters.record(_decision(System.TYPESCRIPT), Freshness.LIVE, issue=Issue("acme/app", 42))
-    async with httpx.AsyncClient() as client:
-        status = (await client.get(f"{service.url}/migration/status")).json()
+    status = (await edge.client.get("/migration/status")).json()
     assert [row["issue"] for row in status["recent"]["routed"]] == ["acme/app#42"]
     assert status["recent"]["mismatches"] == [] and status["recent"]["dead_letters"] == []

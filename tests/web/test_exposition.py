@@ -21,7 +21,7 @@ from service.health.monitor import monitor_for
 from service.migration.control import MigrationControl
 from service.watchdog.loop import Watchdog, WatchdogConfig
 from service.web.intake_errors import IntakeErrorCounter
-from tests.conftest import RunningService, record_completion
+from tests.conftest import InProcessService, record_completion
 from tests.test_deploy import alert_metric_names, dashboard_metric_names
 
 
@@ -41,9 +41,9 @@ def _exposed(text: str) -> set[str]:
 
 @pytest.mark.integration
 async def test_live_metrics_pass_promtool_and_cover_alerts_and_dashboard(
-    service: RunningService, flags_reset: UnleashAdmin, http: httpx.AsyncClient
+    edge: InProcessService, flags_reset: UnleashAdmin, http: httpx.AsyncClient
 ) -> None:
-    runtime = service.runtime
+    runtime = edge.runtime
     await record_completion(runtime.redis, runtime.prefix, System.PYTHON, 1, True, 3.0)
     await monitor_for(runtime).check()
     watchdog = Watchdog(
@@ -54,7 +54,7 @@ async def test_live_metrics_pass_promtool_and_cover_alerts_and_dashboard(
         config=WatchdogConfig(name="exposition", dry_run=True),
     )
     assert await watchdog.tick() is not None
-    scrape = await http.get(f"{service.url}/metrics")
+    scrape = await edge.client.get("/metrics")
     assert scrape.status_code == 200
     promtool = shutil.which("promtool")
     assert promtool is not None, "promtool missing: Debian's prometheus package (make deps)"
