@@ -29,6 +29,7 @@ from flags.model import Mode
 from flags.secret import Secret
 from service.devtools.demo import DEMO_ACTOR
 from service.devtools.webhook_sender import delivery_headers
+from service.errors import DevtoolsError
 from service.github.signature import sign
 from service.migration.control import MigrationControl
 
@@ -40,7 +41,7 @@ TYPESCRIPT_BOT = "legacy-app[bot]"
 PYTHON_BOT = "fixer[bot]"
 
 
-class KindsDemoFailed(RuntimeError):
+class KindsDemoFailed(DevtoolsError):
     """Something the demo waits for did not happen in time."""
 
 
