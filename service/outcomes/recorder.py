@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from flags.model import Issue, System
@@ -145,36 +146,49 @@ class OutcomeRecorder:
         written together (one script), so a failure part-way records neither and the agent's
         retry records it; the PR link and the pairing are idempotent and redone on repeats."""
         record = self._record(job, completion)
-        fields = [part for item in record.to_fields().items() for part in item]
-        seconds = max(completion.duration_seconds, 0.0)
+        first = await self._record_once(*self._completion_call(job, record))
+        return bool(first), await self._link_and_pair(job, record)
+
+    def _completion_call(
+        self, job: Job, record: CompletionRecord
+    ) -> tuple[list[str], list[EncodableT]]:
+        seconds = max(record.duration_seconds, 0.0)
         spec = self._spec(
             record.at,
             completion_fields(
-                job.system.value,
-                dry_run=record.dry_run,
-                success=record.success,
-                seconds=max(record.duration_seconds, 0.0),
+                job.system.value, dry_run=record.dry_run, success=record.success, seconds=seconds
             ),
         )
-        first = await self._record_once(
-            keys=[
-                self._keys.completion_seen(job.job_id),
-                self.completions_key,
-                self._histogram.key(job.system, dry_run=completion.dry_run),
-                rebuild_set_key(self._prefix),
-                *spec.keys,
-            ],
-            args=[
-                _SEEN_TTL,
-                _MAXLEN,
-                bucket_field(seconds),
-                repr(seconds),
-                "1" if completion.success else "0",
-                spec.argument,
-                *fields,
-            ],
+        keys = [
+            self._keys.completion_seen(job.job_id),
+            self.completions_key,
+            self._histogram.key(job.system, dry_run=record.dry_run),
+            rebuild_set_key(self._prefix),
+            *spec.keys,
+        ]
+        fields = [part for item in record.to_fields().items() for part in item]
+        head: list[EncodableT] = [_SEEN_TTL, _MAXLEN, bucket_field(seconds), repr(seconds)]
+        return keys, [*head, "1" if record.success else "0", spec.argument, *fields]
+
+    async def queue_completion(self, pipe: Pipeline, job: Job, completion: Completion) -> None:
+        """Queue :meth:`completion_once`'s recording script on ``pipe``, without the PR link
+        and the pairing: filling a long history fast (``bench/history.py``)."""
+        keys, args = self._completion_call(job, self._record(job, completion))
+        await self._record_once(keys, args, client=pipe)
+
+    async def queue_outcome(
+        self, pipe: Pipeline, record: QualityRecord | ComparisonRecord, *, mark: str
+    ) -> None:
+        """Queue a quality row or a comparison (``mark``: its seen-mark, for a comparison the
+        pair hash) with its buckets on ``pipe``, as the recorder writes them."""
+        if isinstance(record, QualityRecord):
+            fields = quality_fields(record.system.value, kind=record.kind, success=record.success)
+            await self._append(mark, _PAIR_TTL, self.quality_key, record, fields, client=pipe)
+            return
+        fields = comparison_fields(
+            record.control_system.value, record.candidate_system.value, matched=record.match
         )
-        return bool(first), await self._link_and_pair(job, record)
+        await self._append(mark, 0, self.comparisons_key, record, fields, client=pipe)
 
     async def _link_and_pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
         if record.pr_number is not None and not record.dry_run:
@@ -216,6 +230,8 @@ class OutcomeRecorder:
         stream: str,
         record: QualityRecord | ComparisonRecord,
         fields: dict[str, int],
+        *,
+        client: Pipeline | None = None,
     ) -> bool:
         """Append ``record`` and add ``fields`` to its buckets, once per ``mark``."""
         spec = self._spec(record.at, fields)
@@ -223,6 +239,7 @@ class OutcomeRecorder:
         first = await self._append_once(
             keys=[mark, stream, rebuild_set_key(self._prefix), *spec.keys],
             args=[ttl, _MAXLEN, spec.argument, *flat],
+            client=client,
         )
         return bool(first)
 

@@ -58,7 +58,7 @@ class EvidenceFold:
         *,
         prefix: str,
         policy: Policy,
-        batch: int = 5000,
+        batch: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis

@@ -1,0 +1,353 @@
+"""Weeks of history: status, /metrics, the dashboard and a watchdog tick at 10k, 100k and 1M.
+
+Fills a migration's history through the real recording scripts (the recorder's own Lua, queued
+on pipelines: ``OutcomeRecorder.queue_completion`` / ``queue_outcome``) with an injected clock
+spreading the events over 35 days, in three stages (10k, 100k, 1M completions in all; a quarter
+of them shadow runs, each with its comparison; 40 % of acting runs with a PR closed, 40 % with a
+check suite). After each stage, against a real ``switchyard serve`` on that prefix:
+
+* p50/p95 of ``GET /migration/status``, ``GET /metrics`` and ``GET /migration/dashboard/panels``;
+* one watchdog tick (dry run): the catch-up tick that folds the stage's rows, then ticks with
+  a few new completions each, p50/p95;
+* Redis memory per event (``used_memory`` growth over events recorded);
+* today's scan-based reads (every stream row of the window, and the evidence replayed from the
+  epoch), timed once while they still answer within 5 s.
+
+Last line: ``history: status_p95_ms=... metrics_p95_ms=... panels_p95_ms=...
+watchdog_tick_p95_ms=... flat_ratio_max=... redis_bytes_per_event=...`` (1M figures; the flat
+ratio is the largest 1M/10k ratio of the four p95s). Targets: each p95 <= 50 ms, ratio <= 1.5.
+Results: ``bench/results/history-latest.json`` and a dated copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeout
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    SWITCHYARD,
+    child,
+    delete_prefix,
+    percentile,
+    run,
+    settings_for,
+    stack_env,
+    unique_prefix,
+    wait_ready,
+)
+from flags.model import Issue, System
+from service.agents.completion import Completion
+from service.devtools.child_processes import free_port
+from service.keys import Keys
+from service.outcomes.metrics import read_metrics
+from service.outcomes.recorder import OutcomeRecorder
+from service.outcomes.records import ComparisonRecord, QualityRecord
+from service.pipeline.jobs import Job, JobState, job_id_for
+from service.watchdog.evidence import gather_evidence
+from service.watchdog.loop import Watchdog, WatchdogConfig
+from service.watchdog.verdict import Policy
+
+__all__ = ["STAGES", "measure"]
+
+STAGES = (10_000, 100_000, 1_000_000)
+QUICK_STAGES = (10_000, 30_000, 100_000)
+SPAN = 35 * 86400.0
+BATCH = 2000
+SAMPLES = 40
+SCAN_LIMIT_S = 5.0
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Filler:
+    def __init__(self, redis: Redis, prefix: str, end: float) -> None:
+        self.clock = _Clock(end)
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.recorder = OutcomeRecorder(redis, prefix=prefix, clock=self.clock)
+        self.end = end
+        self.rng = random.Random(20261201)
+        self.completions = 0
+        self.events = 0
+
+    async def fill(self, count: int) -> None:
+        for start in range(0, count, BATCH):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _ in range(min(BATCH, count - start)):
+                    await self._one(pipe, self.end - self.rng.random() * SPAN)
+                await pipe.execute()
+
+    async def recent(self, count: int) -> None:
+        """``count`` completions now, for the ticks that follow the catch-up."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _ in range(count):
+                await self._one(pipe, time.time())
+            await pipe.execute()
+
+    async def _one(self, pipe: Any, at: float) -> None:
+        rng, n = self.rng, self.completions
+        self.clock.now = at
+        self.completions += 1
+        system = System.PYTHON if rng.random() < 0.5 else System.TYPESCRIPT
+        shadow = rng.random() < 0.25
+        issue = Issue("acme/history", n)
+        job = Job(
+            job_id_for(f"h{n}", system, dry_run=shadow),
+            f"h{n}",
+            issue,
+            system,
+            shadow,
+            JobState.DISPATCHED,
+        )
+        success = rng.random() < (0.85 if system is System.PYTHON else 0.8)
+        seconds = rng.lognormvariate(4.5, 0.8)
+        await self.recorder.queue_completion(
+            pipe, job, Completion(job.job_id, n, success, seconds, shadow)
+        )
+        self.events += 1
+        if shadow:
+            other = System.TYPESCRIPT if system is System.PYTHON else System.PYTHON
+            record = ComparisonRecord(
+                delivery_id=f"h{n}",
+                issue=issue,
+                control_system=other,
+                candidate_system=system,
+                match=rng.random() < 0.9,
+                control_success=True,
+                candidate_success=success,
+                control_duration_seconds=60.0,
+                candidate_duration_seconds=round(seconds, 6),
+                at=round(at, 6),
+            )
+            mark = self.keys.pair(f"h{n}", issue)
+            await self.recorder.queue_outcome(pipe, record, mark=mark)
+            pipe.expire(mark, 7 * 86400)
+            self.events += 1
+            return
+        for kind, share in (("pr_closed", 0.4), ("ci:check_suite", 0.4)):
+            if rng.random() < share:
+                delivery = f"q{kind}{n}"
+                row = QualityRecord(
+                    kind=kind,
+                    system=system,
+                    issue=issue,
+                    success=rng.random() < 0.75,
+                    delivery_id=delivery,
+                    at=round(at, 6),
+                )
+                mark = self.keys.quality_seen(delivery)
+                await self.recorder.queue_outcome(pipe, row, mark=mark)
+                self.events += 1
+
+
+async def _timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]:
+    out = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _p(samples: list[float]) -> dict[str, float]:
+    return {"p50": round(percentile(samples, 50), 2), "p95": round(percentile(samples, 95), 2)}
+
+
+async def _get(http: httpx.AsyncClient, url: str) -> None:
+    response = await http.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} -> {response.status_code}: {response.text[:200]}")
+
+
+async def _stage(
+    filler: _Filler,
+    base: str,
+    watchdog: Watchdog,
+    scans: dict[str, bool],
+    prefix: str,
+    baseline_memory: int,
+) -> dict[str, Any]:
+    redis = filler.redis
+    figures: dict[str, Any] = {"completions": filler.completions, "events": filler.events}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name, path in (
+            ("status", "/migration/status"),
+            ("metrics", "/metrics"),
+            ("panels", "/migration/dashboard/panels?window=1d"),
+        ):
+            await _get(http, base + path)  # warm
+            url = base + path
+            figures[name] = _p(await _timed(functools.partial(_get, http, url), SAMPLES))
+    started = time.perf_counter()
+    await watchdog.tick()
+    figures["watchdog_catch_up_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    ticks = []
+    for _ in range(SAMPLES // 2):
+        await filler.recent(5)
+        ticks += await _timed(watchdog.tick, 1)
+    figures["watchdog_tick"] = _p(ticks)
+    memory = int((await redis.info("memory"))["used_memory"])
+    figures["redis_bytes_per_event"] = round((memory - baseline_memory) / filler.events, 1)
+    figures["redis_used_mb"] = round(memory / 2**20, 1)
+    for name, call in (
+        ("scan_status_ms", lambda: read_metrics(redis, prefix=prefix, last_n=10**9)),
+        (
+            "scan_watchdog_ms",
+            lambda: gather_evidence(
+                redis, prefix=prefix, since=0, policy=Policy(), python_health_failures=0
+            ),
+        ),
+    ):
+        if not scans[name]:
+            figures[name] = None  # no longer answers in time: not run again
+            continue
+        try:
+            elapsed = (await asyncio.wait_for(_timed(call, 1), timeout=SCAN_LIMIT_S))[0]
+        except (TimeoutError, RedisTimeout):
+            figures[name], scans[name] = None, False
+            continue
+        figures[name] = round(elapsed, 1)
+        scans[name] = elapsed < SCAN_LIMIT_S * 1000
+    return figures
+
+
+async def measure(env: Mapping[str, str], stages: tuple[int, ...] = STAGES) -> dict[str, Any]:
+    prefix = unique_prefix("history")
+    settings = settings_for(env, SWITCHYARD_REDIS_PREFIX=prefix)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    own = {
+        **env,
+        "SWITCHYARD_REDIS_PREFIX": prefix,
+        "SWITCHYARD_URL": base,
+        "SWITCHYARD_PORT": str(port),
+    }
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    results: dict[str, Any] = {"stages": {}}
+    try:
+        baseline = int((await redis.info("memory"))["used_memory"])
+        filler = _Filler(redis, prefix, time.time())
+        async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
+            proc = await stack.enter_async_context(
+                child([SWITCHYARD, "serve"], env=own, name="history-service")
+            )
+            await wait_ready(f"{base}/readyz", proc, name="history-service")
+            from service.migration.control import MigrationControl
+            from service.runtime import unleash_admin
+
+            watchdog = Watchdog(
+                redis=redis,
+                http=http,
+                control=MigrationControl(
+                    admin=unleash_admin(settings, http), redis=redis, prefix=prefix
+                ),
+                prefix=prefix,
+                config=WatchdogConfig(name="bench-history", dry_run=True),
+            )
+            scans = {"scan_status_ms": True, "scan_watchdog_ms": True}
+            for target in stages:
+                started = time.monotonic()
+                await filler.fill(target - filler.completions)
+                fill_s = time.monotonic() - started
+                figures = await _stage(filler, base, watchdog, scans, prefix, baseline)
+                figures["fill_s"] = round(fill_s, 1)
+                results["stages"][str(target)] = figures
+                print(_line(target, figures), flush=True)
+    finally:
+        await redis.aclose()
+        await delete_prefix(settings.redis_url, prefix)
+    return _summary(results, stages)
+
+
+def _line(target: int, f: Mapping[str, Any]) -> str:
+    scan = f["scan_status_ms"]
+    scan_dog = f["scan_watchdog_ms"]
+    return (
+        f"  {target:>9,} completions ({f['events']:,} events, filled in {f['fill_s']} s): "
+        f"status p95 {f['status']['p95']} ms (scan today: "
+        f"{'no answer in 5 s' if scan is None else f'{scan} ms'}), metrics p95 "
+        f"{f['metrics']['p95']} ms, panels p95 {f['panels']['p95']} ms, watchdog tick p95 "
+        f"{f['watchdog_tick']['p95']} ms (catch-up {f['watchdog_catch_up_ms']} ms; scan today: "
+        f"{'no answer in 5 s' if scan_dog is None else f'{scan_dog} ms'}), "
+        f"{f['redis_bytes_per_event']} B/event"
+    )
+
+
+def _summary(results: dict[str, Any], stages: tuple[int, ...]) -> dict[str, Any]:
+    first, last = results["stages"][str(stages[0])], results["stages"][str(stages[-1])]
+    p95 = {
+        name: last[key]["p95"]
+        for name, key in (
+            ("status", "status"),
+            ("metrics", "metrics"),
+            ("panels", "panels"),
+            ("watchdog_tick", "watchdog_tick"),
+        )
+    }
+    ratios = {
+        name: last[name]["p95"] / max(first[name]["p95"], 1e-9)
+        for name in ("status", "metrics", "panels", "watchdog_tick")
+    }
+    figures = {
+        "history_stages": results["stages"],
+        **{f"history_{name}_p95_ms": value for name, value in p95.items()},
+        "history_flat_ratio_max": round(max(ratios.values()), 2),
+        "history_redis_bytes_per_event": last["redis_bytes_per_event"],
+    }
+    return figures
+
+
+def final_line(figures: Mapping[str, Any]) -> str:
+    return (
+        f"history: status_p95_ms={figures['history_status_p95_ms']} "
+        f"metrics_p95_ms={figures['history_metrics_p95_ms']} "
+        f"panels_p95_ms={figures['history_panels_p95_ms']} "
+        f"watchdog_tick_p95_ms={figures['history_watchdog_tick_p95_ms']} "
+        f"flat_ratio_max={figures['history_flat_ratio_max']} "
+        f"redis_bytes_per_event={figures['history_redis_bytes_per_event']}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="10k, 30k, 100k completions")
+    parser.add_argument("--stages", help="comma-separated completion counts (default 10k,100k,1M)")
+    args = parser.parse_args()
+    stages: tuple[int, ...] = QUICK_STAGES if args.quick else STAGES
+    if args.stages:
+        stages = tuple(int(part) for part in args.stages.split(","))
+    figures = run(measure(stack_env(), stages))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "history-latest.json").write_text(text)
+    (RESULTS / f"history-{stamp}.json").write_text(text)
+    print(final_line(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
