@@ -2,7 +2,8 @@
 
 ``make bench`` runs this after the watchdog simulation, on a stack it has brought up and
 provisioned. Order: routing decision cost, webhook intake, end to end, flag propagation (the
-slowest, and the one that flips the kill switch; flags end at the provisioned defaults). A
+one that flips the kill switch; flags end at the provisioned defaults), then weeks of history
+(``bench/history.py``: 10k, 100k and 1M completions; the longest). A
 benchmark that fails is reported and the others still run; the results file then holds None
 for its figures and ``errors`` says why, and the exit code is 1.
 
@@ -23,7 +24,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import decision_cost, e2e, intake, propagation, results
+from bench import decision_cost, e2e, history, intake, propagation, results
 from bench.common import machine, run, stack_env
 
 __all__ = ["BENCHMARKS", "main"]
@@ -49,11 +50,18 @@ def _propagation(env: dict[str, str], quick: bool) -> Awaitable[dict[str, Any]]:
     return propagation.measure(env, propagation.QUICK_FLIPS if quick else propagation.FLIPS)
 
 
+async def _history(env: dict[str, str], quick: bool) -> dict[str, Any]:
+    figures = await history.measure(env, history.QUICK_STAGES if quick else history.STAGES)
+    print(history.final_line(figures), flush=True)
+    return figures
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "decision": _decision,
     "intake": _intake,
     "e2e": _e2e,
     "propagation": _propagation,
+    "history": _history,
 }
 
 

@@ -22,7 +22,7 @@ Key, type, owner module:
   ``app-forwarded:{system}:{role}:{delivery}``: ``service.agents.github_app.gate``
 - ``completions``, ``quality``, ``comparisons`` (streams), ``completion-seen:{job}``,
   ``quality-seen:{delivery}``, ``quality:unattributed`` (hash), ``pr:{repository}#{pr}``,
-  ``pair:{delivery}:{issue}``: ``service.outcomes.recorder``
+  ``pair:{delivery}:{issue}``, ``comparisons:mismatches`` (list): ``service.outcomes.recorder``
 - ``histogram:{system}:{role}`` (hash): ``service.outcomes.histogram``
 - ``outcome-awaiting:{system}`` (sorted set), ``outcome-settled:{system}:{issue}``:
   ``service.outcomes.from_github``
@@ -187,6 +187,11 @@ class Keys:
     def pr(self, repository: str, pr_number: int) -> str:
         """The issue a pull request resolves."""
         return self._key("pr", f"{repository}#{pr_number}")
+
+    @property
+    def recent_mismatches(self) -> str:
+        """The newest shadow mismatches (list, capped), so a status read never scans."""
+        return self._key("comparisons", "mismatches")
 
     def pair(self, delivery_id: str, issue: Issue) -> str:
         """The two outcomes of a shadowed delivery, waiting for their comparison."""

@@ -2,7 +2,8 @@
 
 * routed issues: the router's capped list ``<prefix>:routing:recent`` (newest first), one entry
   per routing decision with the issue, the acting and shadow systems, the mode and the reason;
-* shadow mismatches: comparisons in ``<prefix>:comparisons`` whose outcomes disagreed;
+* shadow mismatches: the newest comparisons whose outcomes disagreed, kept in a capped list
+  (``comparisons:mismatches``) as they are recorded, so no read scans the stream;
 * dead letters: the newest entries of ``<prefix>:dead-letters``, without the payload body.
 
 Readers only: nothing here writes.
@@ -16,13 +17,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from service.keys import Keys
-from service.outcomes.records import ComparisonRecord, read_records
+from service.outcomes.records import ComparisonRecord
 from service.pipeline.stream import EventStream
 from service.routing.router import RoutingCounters
 
 __all__ = ["read_recent", "recent_dead_letters", "recent_mismatches", "recent_routed"]
-
-_MISMATCH_SCAN = 2000  # comparisons looked at to find the newest mismatches
 
 
 async def recent_routed(redis: Redis, *, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -39,10 +38,13 @@ async def recent_routed(redis: Redis, *, prefix: str, limit: int = 10) -> list[d
 
 async def recent_mismatches(redis: Redis, *, prefix: str, limit: int = 10) -> list[dict[str, str]]:
     """The newest shadow comparisons whose control and candidate disagreed, newest first."""
-    rows = await read_records(
-        redis, Keys(prefix).comparisons, ComparisonRecord, last_n=_MISMATCH_SCAN
-    )
-    return [row.to_fields() for row in rows if not row.match][:limit]
+    rows: list[dict[str, str]] = []
+    for raw in await redis.lrange(Keys(prefix).recent_mismatches, 0, limit - 1):
+        try:
+            rows.append(ComparisonRecord.from_fields(json.loads(str(raw))).to_fields())
+        except (ValueError, KeyError, TypeError):
+            continue  # a foreign value in our list is skipped, not fatal for a read
+    return rows
 
 
 async def recent_dead_letters(

@@ -3,13 +3,10 @@
 Everything lands in Redis streams as the typed records of :mod:`service.outcomes.records`, and
 in the read model's buckets (:mod:`service.outcomes.buckets`) in the same script:
 
-* ``completions``: one :class:`CompletionRecord` per completed job (system, success, duration,
-  dry run).
-* ``comparisons``: in parallel mode, the acting (control) and shadow (candidate) outcomes of the
-  same delivery paired once both have arrived (:class:`ComparisonRecord`: match or mismatch,
-  both durations).
-* ``quality``: pull requests closed (merged or not) and CI conclusions, attributed to the system
-  that owns the issue the pull request resolves (:class:`QualityRecord`).
+* ``completions``: one :class:`CompletionRecord` per completed job;
+* ``comparisons``: acting (control) and shadow (candidate) outcomes of one delivery, paired
+  (:class:`ComparisonRecord`); mismatches also in a capped list for the status;
+* ``quality``: PRs closed and CI conclusions, attributed to the owner (:class:`QualityRecord`).
 
 An issue is linked to a pull request by the PR number a system reported at completion, else
 by closing keywords in the PR body or the branch name (see :mod:`service.github.links`).
@@ -46,6 +43,7 @@ from service.routing.ownership import OwnershipStore
 __all__ = ["OutcomeRecorder", "stream_fields"]
 
 _MAXLEN = 200_000
+_RECENT_MISMATCHES = 50
 _PAIR_TTL = 7 * 24 * 3600
 _SEEN_TTL = 30 * 24 * 3600
 
@@ -189,6 +187,8 @@ class OutcomeRecorder:
             record.control_system.value, record.candidate_system.value, matched=record.match
         )
         await self._append(mark, 0, self.comparisons_key, record, fields, client=pipe)
+        if not record.match:
+            self._remember_mismatch(pipe, record)
 
     async def _link_and_pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
         if record.pr_number is not None and not record.dry_run:
@@ -221,7 +221,15 @@ class OutcomeRecorder:
         )
         if not await self._append(key, 0, self.comparisons_key, comparison, fields):
             return None  # a duplicate callback: the comparison exists already
+        if not comparison.match:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                self._remember_mismatch(pipe, comparison)
+                await pipe.execute()
         return comparison
+
+    def _remember_mismatch(self, pipe: Pipeline, comparison: ComparisonRecord) -> None:
+        pipe.lpush(self._keys.recent_mismatches, json.dumps(comparison.to_fields()))
+        pipe.ltrim(self._keys.recent_mismatches, 0, _RECENT_MISMATCHES - 1)
 
     async def _append(
         self,

@@ -10,7 +10,7 @@ from flags.routing import Decision
 from flags.source import Freshness
 from service.keys import Keys
 from service.outcomes.recent import recent_dead_letters, recent_mismatches, recent_routed
-from service.outcomes.recorder import stream_fields
+from service.outcomes.recorder import OutcomeRecorder
 from service.outcomes.records import ComparisonRecord
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.router import RoutingCounters
@@ -46,7 +46,11 @@ async def test_mismatches_are_the_disagreeing_comparisons(redis_client: Redis, p
         record = ComparisonRecord(
             f"d{number}", Issue("acme/app", number), *PAIR, match, True, match, 1.0, 2.0, 5.0
         )
-        await redis_client.xadd(Keys(prefix).comparisons, stream_fields(record.to_fields()))
+        async with redis_client.pipeline(transaction=False) as pipe:
+            recorder = OutcomeRecorder(redis_client, prefix=prefix)
+            mark = Keys(prefix).pair(record.delivery_id, record.issue)
+            await recorder.queue_outcome(pipe, record, mark=mark)
+            await pipe.execute()
     rows = await recent_mismatches(redis_client, prefix=prefix)
     assert [row["issue"] for row in rows] == ["acme/app#4", "acme/app#2"]
 
