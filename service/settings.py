@@ -68,6 +68,8 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_MAX_LARGE_BODIES": "Request bodies over 1 MiB read at once (default 4; more: 503).",
     "SWITCHYARD_NOTIFY_WEBHOOK_URL": "Generic JSON webhook for plan and rollback notifications.",
     "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": "HMAC-SHA256 secret signing those notifications.",
+    "SWITCHYARD_USERS_FILE": "People's names, roles and token hashes (JSON) for plan commands.",
+    "SWITCHYARD_TOKEN": "This person's own token (the CLI), checked against the users file.",
 }
 
 _DEFAULT_ENVIRONMENT = "development"
@@ -161,6 +163,8 @@ class Settings:
     max_large_bodies: int = 4
     notify_webhook_url: str | None = None
     notify_webhook_secret: Secret | None = None
+    users_file: Path | None = None
+    token: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -206,6 +210,10 @@ class Settings:
             max_large_bodies=_count(env, "SWITCHYARD_MAX_LARGE_BODIES", 4),
             notify_webhook_url=_notify_url(env),
             notify_webhook_secret=_secret(env, "SWITCHYARD_NOTIFY_WEBHOOK_SECRET"),
+            users_file=Path(env["SWITCHYARD_USERS_FILE"])
+            if env.get("SWITCHYARD_USERS_FILE", "").strip()
+            else None,
+            token=_secret(env, "SWITCHYARD_TOKEN"),
         )
 
     def kind(self, system: System) -> AgentKind:

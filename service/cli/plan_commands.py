@@ -4,7 +4,9 @@ The plan comes from a file (``--file flags/plan.json``, flags as code) and/or fl
 its fields; a malformed plan is refused naming the field (exit 2) and nothing changes. Refusals
 (a plan already running, the starter approving, nothing to resume) exit 1. The watchdog process
 drives a started plan; these commands only change its stored state and the flags through
-:class:`~service.migration.control.MigrationControl`.
+:class:`~service.migration.control.MigrationControl`. With ``SWITCHYARD_USERS_FILE`` set, the
+command runs as the person whose ``SWITCHYARD_TOKEN`` it carries, with that person's role
+(:mod:`service.plan.users`); without it, as ``SWITCHYARD_ACTOR`` and unchecked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from flags.transitions import TransitionRefused
+from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.cli.control_commands import cli_actor
 from service.cli.output import CommandError, emit, load_settings
 from service.migration.control import MigrationControl, NotProvisioned
@@ -29,7 +31,9 @@ from service.plan.actions import PlanActions
 from service.plan.errors import PlanConflict, PlanForbidden, PlanInvalid
 from service.plan.model import parse_plan
 from service.plan.store import PlanRecord, PlanStore
+from service.plan.users import Role, Users
 from service.runtime import unleash_admin
+from service.settings import Settings
 
 __all__ = ["register"]
 
@@ -37,8 +41,7 @@ EXIT_INVALID = 2
 
 
 @contextlib.asynccontextmanager
-async def _actions() -> AsyncIterator[tuple[PlanActions, PlanStore]]:
-    settings = load_settings()
+async def _actions(settings: Settings) -> AsyncIterator[tuple[PlanActions, PlanStore]]:
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -121,15 +124,32 @@ def _when(at: float) -> str:
     return f"{datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M:%S}Z"
 
 
+def _identity(settings: Settings) -> tuple[Actor, Role | None]:
+    """Who runs the command: from the users file and ``SWITCHYARD_TOKEN`` when a file is set,
+    else the unauthenticated ``SWITCHYARD_ACTOR`` (or the login name) with no role checks."""
+    if settings.users_file is None:
+        return cli_actor(), None
+    user = Users.load(settings.users_file).authenticate(settings.token)
+    if user is None:
+        raise CommandError("SWITCHYARD_TOKEN is not set or matches no one in the users file")
+    return Actor(user.name, ActorKind.HUMAN, "cli"), user.role
+
+
 async def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    actor, role = _identity(settings)
+    if role is not None and args.plan_command != "status" and not role.may_act:
+        raise CommandError(f"{actor.name} is a viewer: only `switchyard plan status`")
     try:
-        async with _actions() as (actions, store):
-            actor = cli_actor()
+        async with _actions(settings) as (actions, store):
             if args.plan_command == "start":
                 plan = parse_plan(_raw_plan(args))
                 record = await actions.start(plan, actor=actor, reason=args.reason)
             elif args.plan_command == "status":
                 record = await actions.current()
+            elif args.plan_command == "approve":
+                may = role is None or role.may_approve
+                record = await actions.approve(actor=actor, reason=args.reason, may_approve=may)
             else:
                 act = getattr(actions, args.plan_command)
                 record = await act(actor=actor, reason=args.reason)

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from flags.admin_api import UnleashAdmin
 from service.migration.control import read_state
 from service.plan.store import PlanStore
+from service.plan.users import token_hash
 from tests.processes import run_cli, switchyard_env
 
 pytestmark = pytest.mark.integration
@@ -85,3 +86,29 @@ async def test_a_plan_from_start_to_abort(env: dict[str, str], flags_reset: Unle
     ]  # fmt: skip
     audit = (await run_cli("audit", "--json", env=env)).json()
     assert [e["actor"] for e in audit if e["change"] == "plan_approved"] == ["bob"]
+
+
+async def test_with_a_users_file_people_act_as_themselves_within_their_role(
+    env: dict[str, str], flags_reset: UnleashAdmin, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.json"
+    people = [("alice", "operator"), ("bob", "approver"), ("vera", "viewer")]
+    entries = [{"name": n, "role": r, "token_sha256": token_hash(f"{n}-t")} for n, r in people]
+    users.write_text(json.dumps({"users": entries}))
+
+    def person(name: str) -> dict[str, str]:
+        return {**env, "SWITCHYARD_USERS_FILE": str(users), "SWITCHYARD_TOKEN": f"{name}-t"}
+
+    stranger = await run_cli("plan", "status", env={**person("x"), "SWITCHYARD_ACTOR": "alice"})
+    assert stranger.code == 1 and "matches no one" in stranger.stderr
+    started = await run_cli(
+        "plan", "start", "--steps", "10,100", "--approval-at", "10",
+        "--reason", "go", "--json", env={**person("alice"), "SWITCHYARD_ACTOR": "bob"},
+    )  # fmt: skip
+    assert started.json()["started_by"] == "alice"  # the token's name, not SWITCHYARD_ACTOR
+    viewer = await run_cli("plan", "pause", "--reason", "x", env=person("vera"))
+    assert viewer.code == 1 and "vera is a viewer" in viewer.stderr
+    own = await run_cli("plan", "approve", "--reason", "x", env=person("alice"))
+    assert own.code == 1 and "approver role" in own.stderr
+    approved = await run_cli("plan", "approve", "--reason", "ok", "--json", env=person("bob"))
+    assert approved.json()["state"]["approvals"] == {"0": "bob"}
