@@ -118,9 +118,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
                 )
             stop = asyncio.Event()
             running: Runtime = app.state.runtime
+            health = monitor_for(running)  # one prober across processes: under a lease
             with contextlib.suppress(Exception):  # status reads its results: have one at once
-                await monitor_for(running).check()
-            monitor = asyncio.create_task(monitor_for(running).run(stop), name="health-monitor")
+                await health.tick()
+            monitor = asyncio.create_task(health.run(stop), name="health-monitor")
             background = [monitor]
             if settings.unleash_admin_token is not None:
                 control = MigrationControl(

@@ -29,8 +29,8 @@ Key, type, owner module:
 - ``rm:{m|h|d}:{start}`` (hash), ``rm:rebuild`` (set): ``service.outcomes.buckets``, ``read_model``
 - ``reconciler:since``, ``:counts``, ``:last-run``, ``:gap:{guid}``, ``:claim:{guid}``,
   ``:leader``: ``service.github.reconciler``
-- ``health:{component}:latest``, ``:history`` (list), ``:consecutive-failures``:
-  ``service.health.monitor``
+- ``health:{component}:latest``, ``:history`` (list), ``:consecutive-failures``,
+  ``health:lease``: ``service.health.monitor``
 - ``watchdog:state`` (hash), ``watchdog:lease``, ``watchdog:since``, ``watchdog:cooldown``,
   ``watchdog:fold`` (hash), ``watchdog:fold-started``: ``service.watchdog``
 - ``brake:override``, ``brake:sync-claim``: ``service.migration.brake``
@@ -255,8 +255,9 @@ class Keys:
         return self._key("health", component, "consecutive-failures")
 
     @property
-    def watchdog_probe_history(self) -> str:
-        return self._key("health", "history")
+    def health_lease(self) -> str:
+        """Held by the one health monitor that probes (see :mod:`service.health.monitor`)."""
+        return self._key("health", "lease")
 
     @property
     def watchdog_state(self) -> str:

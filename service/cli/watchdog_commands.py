@@ -14,6 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from service.cli.output import load_settings
+from service.health.monitor import monitor_for
 from service.migration.control import MigrationControl
 from service.migration.override_sync import sync_overrides
 from service.notify.outbox import Outbox
@@ -77,13 +78,15 @@ async def _watchdog(args: argparse.Namespace) -> int:
                 interval_seconds=args.interval,
                 dry_run=args.dry_run,
                 cooldown_seconds=args.cooldown,
-                python_health_url=settings.python_url,
             ),
         )
         sending = asyncio.create_task(_send(outbox, stop, args.interval))
         try:
             await asyncio.gather(
-                watchdog.run(stop), sync_overrides(control, holder=name, stop=stop)
+                watchdog.run(stop),
+                sync_overrides(control, holder=name, stop=stop),
+                # the one prober, under its lease: health stays fresh with only this process up
+                monitor_for(runtime).run(stop, interval_seconds=args.interval),
             )
         finally:
             stop.set()

@@ -1,8 +1,16 @@
-"""The health monitor: every component probed on an interval, with a history in Redis.
+"""The health monitor: the one prober of every component, on an interval, with a history in Redis.
 
-The service runs one in the background. Each round probes both agent systems' ``/health``,
-Unleash's ``/health`` and Redis, and records per component the latest result, the number of
-consecutive failures and the last 1,000 results (``<prefix>:health:<component>:*``).
+Each round probes both agent systems' ``/health``, Unleash's ``/health`` and Redis, and records
+per component the latest result, the number of consecutive failures and the last 1,000 results
+(``Keys.health_latest``, ``health_failures``, ``health_history``). Everything else reads these
+records: ``/migration/status``, ``/metrics``, the dashboard, and the watchdog's health rule
+("python failed its last 3 checks"), which never probes itself.
+
+Where it runs: the service's lifespan and the watchdog process both run :meth:`run`, so health
+stays fresh whichever of them is up. However many monitors run, one probes: a round is taken only
+by the holder of a Redis lease (``Keys.health_lease``, renewed each round, lapsing after 2.5
+intervals without one), so each interval records one result and a failed probe is counted once.
+:meth:`check` is one round without the lease (``switchyard status`` and tests use it).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -25,6 +34,14 @@ __all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health", "recorde
 
 _log = logging.getLogger("switchyard.health")
 _HISTORY = 1000
+
+# KEYS: the lease. ARGV: holder, ttl ms. 1 when ARGV[1] holds it (renewed), else 0.
+_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+"""
 COMPONENTS = ("typescript", "python", "unleash", "redis")
 
 
@@ -51,6 +68,8 @@ class HealthMonitor:
         self._http = http
         self._keys = Keys(prefix)
         self._urls = urls  # typescript, python, unleash -> base URL
+        self._holder = uuid.uuid4().hex
+        self._lease = redis.register_script(_LEASE)
 
     async def _probe_redis(self) -> dict[str, Any]:
         try:
@@ -86,10 +105,18 @@ class HealthMonitor:
                 await pipe.execute()
         return checks
 
+    async def tick(self, *, interval_seconds: float = 10.0) -> dict[str, dict[str, Any]] | None:
+        """One round at the monitors' cadence: probe and record if this monitor holds the
+        lease (taking it when it is free), else nothing (another monitor probes): None."""
+        ttl_ms = max(1, round(interval_seconds * 2500))
+        if not await self._lease(keys=[self._keys.health_lease], args=[self._holder, ttl_ms]):
+            return None
+        return await self.check()
+
     async def run(self, stop: asyncio.Event, *, interval_seconds: float = 10.0) -> None:
         while not stop.is_set():
             try:
-                await self.check()
+                await self.tick(interval_seconds=interval_seconds)
             except Exception:  # the monitor must outlive any surprise
                 _log.exception("health round failed")
             with contextlib.suppress(TimeoutError):

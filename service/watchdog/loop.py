@@ -1,15 +1,15 @@
 """The watchdog: rolls the migration back when the evidence says python is worse.
 
 Its own process (``switchyard watchdog``); many may run, one acts: each tick, the holder of a
-Redis lease probes python's health, advances the incremental evidence fold
-(:mod:`service.watchdog.fold`: only the rows recorded since the last tick are read), asks
-the pure :func:`service.watchdog.verdict.decide`, and on a rollback verdict turns the kill switch on
-through
-the same code as ``switchyard rollback`` (:class:`~service.migration.control.MigrationControl`),
-with the
-verdict's evidence in the audit trail, then publishes a ``watchdog_rollback`` notification to
-the outbox (:mod:`service.notify.outbox`; the Slack ``--alert-url`` is one of its receivers). It
-never turns the switch off. ``dry_run`` only records "would roll back". A cooldown stops repeated
+Redis lease reads python's consecutive failed health checks as the health monitor recorded them
+(:mod:`service.health.monitor`: the watchdog never probes; its process runs a monitor), advances
+the incremental evidence fold (:mod:`service.watchdog.fold`: only the rows recorded since the
+last tick are read), asks the pure :func:`service.watchdog.verdict.decide`, and on a rollback
+verdict turns the kill switch on through the same code as ``switchyard rollback``
+(:class:`~service.migration.control.MigrationControl`), with the verdict's evidence in the
+audit trail, then publishes a ``watchdog_rollback`` notification to the outbox
+(:mod:`service.notify.outbox`; the Slack ``--alert-url`` is one of its receivers). It never turns
+the switch off. ``dry_run`` only records "would roll back". A cooldown stops repeated
 notifications while the switch stays on; the rollback itself is idempotent. With a
 :class:`~service.plan.controller.PlanController`, the leader then runs the rollout plan's tick
 with the verdict, under the same lease.
@@ -76,7 +76,6 @@ class WatchdogConfig:
     interval_seconds: float = 10.0
     dry_run: bool = False
     cooldown_seconds: float = 600.0
-    python_health_url: str | None = None
     policy: Policy = field(default_factory=Policy)
 
 
@@ -110,26 +109,8 @@ class Watchdog:
         return bool(held)
 
     async def _python_health_failures(self) -> int:
-        key = self._keys.health_failures("python")
-        if self.config.python_health_url is None:
-            return int(await self._redis.get(key) or 0)
-        try:
-            response = await self._http.get(f"{self.config.python_health_url}/health", timeout=2)
-            healthy = response.status_code == 200
-        except httpx.HTTPError:
-            healthy = False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if healthy:
-                pipe.set(key, 0)
-            else:
-                pipe.incr(key)
-            pipe.lpush(
-                self._keys.watchdog_probe_history,
-                json.dumps({"system": "python", "healthy": healthy, "at": time.time()}),
-            )
-            pipe.ltrim(self._keys.watchdog_probe_history, 0, 999)
-            await pipe.execute()
-        return int(await self._redis.get(key) or 0)
+        """Python's consecutive failed health checks, as the health monitor recorded them."""
+        return int(await self._redis.get(self._keys.health_failures("python")) or 0)
 
     async def tick(self) -> Verdict | None:
         """One round; None when another watchdog holds the lease."""

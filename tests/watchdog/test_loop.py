@@ -13,6 +13,7 @@ from flags.admin_api import UnleashAdmin
 from flags.model import System
 from flags.provider import UnleashFlagProvider
 from flags.source import FlagSource
+from service.health.monitor import HealthMonitor
 from service.migration.control import MigrationControl
 from service.notify.outbox import Notification, Outbox
 from service.settings import Settings
@@ -44,16 +45,13 @@ def _watchdog(
     name: str,
     *,
     dry_run: bool = False,
-    health_url: str | None = None,
 ) -> Watchdog:
     return Watchdog(
         redis=redis,
         http=http,
         control=MigrationControl(admin=admin, redis=redis, prefix=prefix),
         prefix=prefix,
-        config=WatchdogConfig(
-            name=name, interval_seconds=1, dry_run=dry_run, python_health_url=health_url
-        ),
+        config=WatchdogConfig(name=name, interval_seconds=1, dry_run=dry_run),
     )
 
 
@@ -162,10 +160,14 @@ async def test_healthy_python_is_left_alone(
 async def test_three_failed_health_checks_roll_back(
     flags_reset: UnleashAdmin, redis_client: Redis, prefix: str, http: httpx.AsyncClient
 ) -> None:
-    watchdog = _watchdog(
-        redis_client, http, flags_reset, prefix, "wd-health", health_url="http://127.0.0.1:9"
+    watchdog = _watchdog(redis_client, http, flags_reset, prefix, "wd-health")
+    monitor = HealthMonitor(
+        redis=redis_client, http=http, prefix=prefix, urls={"python": "http://127.0.0.1:9"}
     )
-    outcomes = [await watchdog.tick() for _ in range(3)]
+    outcomes = []
+    for _ in range(3):  # one monitor round per interval, then the watchdog's tick reads it
+        await monitor.tick(interval_seconds=1)
+        outcomes.append(await watchdog.tick())
     assert [v is not None and v.rollback for v in outcomes] == [False, False, True]
     control = MigrationControl(admin=flags_reset, redis=redis_client, prefix=prefix)
     assert (await control.state()).kill_switch is True
