@@ -14,6 +14,7 @@ import httpx
 from flags.model import Issue, System
 from service.agents.protocol import AgentJob
 from service.errors import AgentError, AgentRejected, AgentRetryable
+from service.escape import escape
 
 __all__ = ["ACCEPTED_STATUSES", "RETRYABLE_STATUSES", "HttpAgent", "cancel_path"]
 
@@ -109,7 +110,7 @@ class HttpAgent:
         kind = AgentRetryable if retryable else AgentRejected
         return kind(
             f"{self._system} agent {response.request.method} {response.request.url.path} "
-            f"answered {status}: {response.text[:200]}",
+            f"answered {status}: {escape(response.text)}",
             system=self._system,
             agent_status=status,
             issue=issue,

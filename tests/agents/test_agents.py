@@ -111,6 +111,17 @@ async def test_process_client_error_is_rejected(
     assert caught.value.agent_status == status
 
 
+async def test_an_agents_error_text_is_escaped_before_it_reaches_a_log_line(
+    respx_mock: respx.MockRouter, agent: AgentSystem
+) -> None:
+    respx_mock.post(f"{BASE}/issues/process").respond(400, text="bad\nINFO forged\x00" + "x" * 500)
+    with pytest.raises(AgentRejected) as caught:
+        await agent.process(JOB)
+    message = caught.value.message
+    assert "\n" not in message and "\x00" not in message
+    assert "bad\\x0aINFO forged\\x00" in message and message.endswith("…")
+
+
 @pytest.mark.parametrize(
     "failure",
     [
