@@ -36,6 +36,7 @@ from UnleashClient.utils import InstanceAllowType
 
 from flags.flag_cache import FlagCache
 from flags.secret import Secret
+from flags.validation import FlagProblem, flag_problems
 
 __all__ = ["FetchStats", "UnleashFlagProvider"]
 
@@ -109,6 +110,7 @@ class UnleashFlagProvider(AbstractProvider):
         )
         self._client.initialize_client(fetch_toggles=False)
         self._names = _flag_names(self._cache.features)
+        self._problems = _problems(self._cache.features)
         self._lock = asyncio.Lock()
         self._requested = 0
         self._completed = 0
@@ -136,6 +138,10 @@ class UnleashFlagProvider(AbstractProvider):
         if self._owns_http:
             await self._http.aclose()
         self._client.destroy()
+
+    def problems(self) -> list[FlagProblem]:
+        """What Switchyard cannot interpret in the flags held (:mod:`flags.validation`)."""
+        return list(self._problems)
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every fetch that brought new flags."""
@@ -192,6 +198,7 @@ class UnleashFlagProvider(AbstractProvider):
             return self._failed("the answer is not Unleash's feature list")
         self._cache.store(response.text, response.headers.get("etag", ""))
         self._names = names
+        self._problems = _problems(response.text)
         # Hand the new payload to UnleashClient's engine now rather than at its next reload.
         self._client._store.load_from_cache()
         return self._succeeded(changed=True)
@@ -332,6 +339,15 @@ class UnleashFlagProvider(AbstractProvider):
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
         raise FlagNotFoundError("Switchyard's Unleash flags are boolean or string-variant")
+
+
+def _problems(payload: str | None) -> tuple[FlagProblem, ...]:
+    """What :mod:`flags.validation` finds in a features payload (none when it is no payload)."""
+    try:
+        data = json.loads(payload) if payload else None
+    except ValueError:
+        return ()
+    return tuple(flag_problems(data)) if isinstance(data, dict) else ()
 
 
 def _flag_names(payload: str | None) -> frozenset[str]:

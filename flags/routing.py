@@ -8,9 +8,11 @@ The documented table. First matching row wins; ``-`` is none/no, ``X`` an existi
 
     kill  mode             owner  rollout  acting      shadow      mode out            degraded
     ovr   any              any    any      typescript  -           emergency_rollback  -
+    on    any              any    any      typescript  -           emergency_rollback  -
+    bad   any              X      any      X           -           (mode or ts_only)   yes
+    bad   any              -      any      typescript  -           (mode or ts_only)   yes
     ?     any              any    any      typescript  -           typescript_only     yes
     any   ?                any    any      typescript  -           typescript_only     yes
-    on    any              any    any      typescript  -           emergency_rollback  -
     off   parallel         X      any      X           X.other     parallel            -
     off   any other        X      any      X           -           (mode)              -
     off   typescript_only  -      any      typescript  -           typescript_only     -
@@ -22,8 +24,15 @@ The documented table. First matching row wins; ``-`` is none/no, ``X`` an existi
     off   parallel         -      off      typescript  python      parallel            -
     off   parallel         -      ?        typescript  python      parallel            yes
 
+``bad`` is a configuration Switchyard cannot interpret (``FlagSnapshot.invalid``: an unknown
+mode variant, a rollout without a percentage, a missing flag): the migration *holds*. New issues
+go to typescript, owned issues stay with their owner, nothing is handed back or shadowed; only
+the kill switch (still read when only the mode is bad) hands issues back. ``?`` is a flag that
+cannot be read at all (no flags known): the typescript-only fallback.
+
 ``claim`` is set exactly when there is no owner yet (every row may claim, the sticky ``X`` rows
-never do). ``hand_back`` is set only by the first three rows, when python owns the issue.
+never do). ``hand_back`` is set only by the kill switch, override and fallback rows, when python
+owns the issue.
 Ownership is sticky: an owner keeps acting whatever the mode or the percentage says, until the
 kill switch (or a fallback decision) hands python's issues back to typescript. ``ovr`` is the
 break-glass override (``FlagSnapshot.override``: a rollback made while Unleash was down); it
@@ -80,12 +89,14 @@ def route(snapshot: FlagSnapshot, owner: System | None) -> Decision:
     if snapshot.override:
         why = "kill switch on (break-glass override, not yet in Unleash): typescript acts"
         return _to_typescript(owner, Mode.EMERGENCY_ROLLBACK, why, "", degraded=False)
+    if snapshot.kill_switch is True or snapshot.mode is Mode.EMERGENCY_ROLLBACK:
+        why = "kill switch on: emergency rollback, typescript acts"
+        return _to_typescript(owner, Mode.EMERGENCY_ROLLBACK, why, note, degraded=False)
+    if snapshot.invalid is not None:
+        return _hold(snapshot.mode, owner, snapshot.invalid, note)
     if snapshot.kill_switch is None or snapshot.mode is None:
         why = f"flags unreadable ({problem}): typescript acts"
         return _to_typescript(owner, Mode.TYPESCRIPT_ONLY, why, note, degraded=True)
-    if snapshot.kill_switch or snapshot.mode is Mode.EMERGENCY_ROLLBACK:
-        why = "kill switch on: emergency rollback, typescript acts"
-        return _to_typescript(owner, Mode.EMERGENCY_ROLLBACK, why, note, degraded=False)
     mode, degraded = snapshot.mode, False
     if owner is not None:
         acting, why = owner, f"sticky: {owner} owns the issue and acts"
@@ -107,6 +118,22 @@ def route(snapshot: FlagSnapshot, owner: System | None) -> Decision:
         mode=mode,
         reason=f"{mode}: {why}{watched}{note}",
         degraded=degraded,
+        claim=owner is None,
+        hand_back=False,
+    )
+
+
+def _hold(mode: Mode | None, owner: System | None, invalid: str, note: str) -> Decision:
+    """Misconfigured flags: nothing moves. The owner keeps its issue; a new one goes to
+    typescript; no shadow, no hand-back."""
+    acting = owner or System.TYPESCRIPT
+    who = f"{owner} keeps the issue" if owner is not None else "new issue to typescript"
+    return Decision(
+        acting=acting,
+        shadow=None,
+        mode=mode or Mode.TYPESCRIPT_ONLY,
+        reason=f"flags misconfigured ({invalid}): holding, {who}{note}",
+        degraded=True,
         claim=owner is None,
         hand_back=False,
     )

@@ -45,7 +45,8 @@ class FlagSnapshot:
     """The three flags as evaluated for one issue. ``None`` means "could not be read".
 
     ``override``: the break-glass brake is set in Redis (a rollback made while Unleash was
-    unreachable); it counts as the kill switch, whatever the flags say."""
+    unreachable); it counts as the kill switch, whatever the flags say. ``invalid``: flags were
+    read but Switchyard cannot interpret them (:mod:`flags.validation`); the migration holds."""
 
     kill_switch: bool | None
     mode: Mode | None
@@ -53,6 +54,7 @@ class FlagSnapshot:
     freshness: Freshness
     problem: str | None = None
     override: bool = False
+    invalid: str | None = None
 
 
 def issue_context(repository: str, issue_number: int) -> EvaluationContext:
@@ -90,14 +92,17 @@ class FlagSource:
             "stale": Freshness.CACHED,
         }.get(self.provider.freshness(), Freshness.MISSING)
         parsed_mode = Mode(mode.value) if mode.value in set(Mode.variants()) else None
-        if mode.reason != Reason.ERROR and parsed_mode is None:
-            problems.append(f"{MODE_FLAG}: unknown variant {mode.value!r}")
+        invalid = [problem.describe() for problem in self.provider.problems()]
+        if mode.reason != Reason.ERROR and parsed_mode is None and not invalid:
+            invalid.append(f"{MODE_FLAG}: unknown mode variant ({mode.value!r})")
+        problems += invalid
         return FlagSnapshot(
             kill_switch=None if kill.reason == Reason.ERROR else kill.value,
             mode=parsed_mode,
             python_rollout=None if rollout.reason == Reason.ERROR else rollout.value,
             freshness=freshness,
             problem="; ".join(problems) or None,
+            invalid="; ".join(invalid) or None,
         )
 
     def close(self) -> None:

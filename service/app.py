@@ -62,7 +62,11 @@ async def readyz(request: Request) -> JSONResponse:
         checks["redis"] = bool(await runtime.redis.ping())
     except RedisError as error:
         checks["redis"] = f"down: {type(error).__name__}"
-    ready = checks["redis"] is True and checks["flags"] in ("ready", "stale")
+    problems = runtime.provider.problems()
+    checks["flag_config"] = (
+        "invalid: " + "; ".join(problem.describe() for problem in problems) if problems else "ok"
+    )
+    ready = checks["redis"] is True and checks["flags"] in ("ready", "stale") and not problems
     return JSONResponse(
         {"ready": ready, "checks": checks, "flag_fetches": runtime.provider.stats.as_dict()},
         status_code=200 if ready else 503,

@@ -20,7 +20,7 @@ async def _status(args: argparse.Namespace) -> int:
         await monitor_for(runtime).check()  # one round now, recorded (a scrape only reads it)
         status = await collect_status(runtime, window=args.window)
     emit(status, as_json=args.json, text=render_status(status))
-    return 0
+    return 1 if status.get("flag_problems") else 0
 
 
 def register(commands: Any) -> None:
@@ -28,7 +28,8 @@ def register(commands: Any) -> None:
         "status",
         help="the migration at a glance: mode, percentage, health, python vs typescript",
         description="Checks every component's health once (and records it), then shows the "
-        "same data as GET /migration/status, with the flags as this process fetched them.",
+        "same data as GET /migration/status, with the flags as this process fetched them. "
+        "Exits 1 when a flag cannot be interpreted (the migration holds).",
     )
     parser.add_argument("--window", choices=["1h", "1d", "7d"], default="1d")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

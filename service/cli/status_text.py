@@ -44,6 +44,17 @@ def _ago(at: object, now: float) -> str:
     return f", checked {max(0.0, now - at):.0f}s ago"
 
 
+def _problem_lines(status: dict[str, Any]) -> list[str]:
+    problems = status.get("flag_problems") or []
+    if not problems:
+        return []
+    return [
+        "** FLAGS MISCONFIGURED: the migration holds (new issues to typescript, owners keep "
+        "theirs, nothing handed back) **",
+        *(f"  {p['flag']}: {p['problem']} ({p['value']})" for p in problems),
+    ]
+
+
 def _state_line(status: dict[str, Any]) -> str:
     if status.get("kill_switch_text"):  # the break-glass override, Unleash not yet told
         unleash = f" (Unleash: {status['error']})" if status.get("error") else ""
@@ -51,7 +62,8 @@ def _state_line(status: dict[str, Any]) -> str:
     if "mode" not in status:
         return f"Migration: unknown ({status.get('error', 'no Unleash admin token configured')})"
     mode = status["mode"]
-    line = f"Migration: {mode}, python rollout {status['rollout_percentage']}%"
+    rollout = status["rollout_percentage"]
+    line = f"Migration: {mode}, python rollout {'?' if rollout is None else rollout}%"
     if status["kill_switch"]:
         line += f"  ** KILL SWITCH ON ** (mode underneath: {status['mode_variant']})"
     return line
@@ -100,6 +112,7 @@ def render_status(status: dict[str, Any], *, now: float | None = None) -> str:
     queue = status["queue"]
     lines = [
         _state_line(status),
+        *_problem_lines(status),
         f"Owners: typescript {owners.get('typescript', 0)}, python {owners.get('python', 0)}",
         *_health_lines(status, now),
         *_comparison_lines(status["comparison"]),

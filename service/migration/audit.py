@@ -35,6 +35,7 @@ class AuditEntry:
     at: float = field(default_factory=time.time)
     evidence: dict[str, Any] | None = None
     unleash_event_id: int | None = None
+    invalid: str | None = None  # a change Switchyard cannot interpret (imported from Unleash)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,14 +22,21 @@ class ChangeResult:
     changed: bool
     override: bool = False
     unrecorded: tuple[str, ...] = ()
+    misconfigured: str | None = None  # the flags could not be interpreted: kill switch only
 
     @property
     def before_text(self) -> str:
-        return self.before.describe() if self.before else "unknown (Unleash unreachable)"
+        if self.before is not None:
+            return self.before.describe()
+        if self.misconfigured is not None:
+            return f"flags misconfigured ({self.misconfigured})"
+        return "unknown (Unleash unreachable)"
 
     @property
     def after_text(self) -> str:
-        return self.after.describe() if self.after else OVERRIDE_TEXT
+        if self.after is not None:
+            return self.after.describe()
+        return "kill switch on" if self.misconfigured is not None else OVERRIDE_TEXT
 
     def summary(self) -> str:
         """One line: what changed (or that nothing had to), and what was not recorded."""

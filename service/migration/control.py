@@ -56,10 +56,12 @@ async def read_state(admin: UnleashAdmin) -> MigrationState:
     mode = Mode(names[0]) if names and names[0] in set(Mode.variants()) else None
     if mode is None:
         raise NotProvisioned(f"{MODE_FLAG} has no known mode variant ({names})")
-    rollout_raw = (await _strategy(admin, ROLLOUT_FLAG)).get("parameters", {}).get("rollout", "0")
+    rollout_raw = (await _strategy(admin, ROLLOUT_FLAG)).get("parameters", {}).get("rollout")
+    if not (str(rollout_raw).isascii() and str(rollout_raw).isdigit()):
+        raise NotProvisioned(f"{ROLLOUT_FLAG} has no percentage ({rollout_raw!r})")
     return MigrationState(
         mode=mode,
-        rollout=int(rollout_raw),
+        rollout=int(str(rollout_raw)),
         kill_switch=await admin.is_enabled(KILL_SWITCH_FLAG),
     )
 
@@ -117,7 +119,10 @@ class MigrationControl:
     ) -> ChangeResult:
         """Kill switch on in Unleash; when Unleash cannot be reached, the break-glass override."""
         try:
-            return await self._apply(Change(ChangeKind.ROLLBACK), actor, reason, evidence)
+            try:
+                return await self._apply(Change(ChangeKind.ROLLBACK), actor, reason, evidence)
+            except NotProvisioned as misconfigured:  # the brake works with bad flags too
+                return await self._kill_switch_only(actor, reason, evidence, misconfigured)
         except UnleashError as error:
             return await self._break_glass(actor, reason, evidence, error)
 
@@ -153,6 +158,33 @@ class MigrationControl:
             )
         )
         return True
+
+    async def _kill_switch_only(
+        self,
+        actor: Actor,
+        reason: str,
+        evidence: dict[str, Any] | None,
+        misconfigured: NotProvisioned,
+    ) -> ChangeResult:
+        """Kill switch on in Unleash when the rest of the flags cannot be interpreted."""
+        check_transition(_ANY_STATE, Change(ChangeKind.ROLLBACK), actor=actor, reason=reason)
+        if await self._admin.is_enabled(KILL_SWITCH_FLAG):
+            return ChangeResult(None, None, changed=False, misconfigured=str(misconfigured))
+        await self._admin.set_enabled(KILL_SWITCH_FLAG, True)
+        await self._remember_own_events([KILL_SWITCH_FLAG])
+        await publish_flag_change(self._redis, prefix=self._prefix, source=actor.source)
+        await self.audit.record(
+            AuditEntry(
+                actor=actor.name,
+                source=actor.source,
+                change=ChangeKind.ROLLBACK.value,
+                before=f"flags misconfigured ({misconfigured})",
+                after="kill switch on",
+                reason=reason,
+                evidence=evidence,
+            )
+        )
+        return ChangeResult(None, None, changed=True, misconfigured=str(misconfigured))
 
     async def _break_glass(
         self,

@@ -45,6 +45,30 @@ def parse_routed_state(payload: str | None) -> MigrationState | str:
     return MigrationState(mode=mode, rollout=int(rollout), kill_switch=kill_switch)
 
 
+def _as_far_as_readable(payload: str | None, error: str) -> dict[str, Any]:
+    """A misconfigured flag must not hide the others: the kill switch and the percentage
+    still shown when only the mode cannot be interpreted (``mode`` is then ``invalid``)."""
+    try:
+        features = json.loads(payload or "").get("features") or []
+        kill = _feature(features, KILL_SWITCH_FLAG)
+        mode_flag = _feature(features, MODE_FLAG)
+        strategies = mode_flag.get("strategies") or [{}]
+        names = [v.get("name") for v in strategies[0].get("variants") or []]
+        rollouts = _feature(features, ROLLOUT_FLAG).get("strategies") or [{}]
+        rollout = str(rollouts[0].get("parameters", {}).get("rollout", ""))
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return {"error": error}
+    kill_switch = bool(kill.get("enabled")) if kill else None
+    known = names[0] if names and names[0] in set(Mode.variants()) else "invalid"
+    return {
+        "flags_error": error,
+        "mode": Mode.EMERGENCY_ROLLBACK.value if kill_switch else known,
+        "mode_variant": str(names[0]) if names else None,
+        "rollout_percentage": int(rollout) if rollout.isascii() and rollout.isdigit() else None,
+        "kill_switch": kill_switch,
+    }
+
+
 def routed_state(provider: UnleashFlagProvider) -> dict[str, Any]:
     """The status fields: mode, variant, percentage, kill switch, and which flags they are."""
     payload, etag = provider.routed_flags()
@@ -55,7 +79,7 @@ def routed_state(provider: UnleashFlagProvider) -> dict[str, Any]:
     }
     state = parse_routed_state(payload)
     if isinstance(state, str):
-        return {"error": state, **source}
+        return {**_as_far_as_readable(payload, state), **source}
     return {
         "mode": state.effective_mode.value,
         "mode_variant": state.mode.value,

@@ -15,10 +15,11 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG
+from flags.validation import flag_problems
 from service.keys import Keys
 from service.migration.audit import AuditEntry, AuditTrail
 
-__all__ = ["describe_event", "import_unleash_events"]
+__all__ = ["describe_event", "import_unleash_events", "invalid_change"]
 
 _FLAGS = [KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG]
 _PAGE = 100
@@ -53,6 +54,21 @@ def describe_event(event: dict[str, Any]) -> tuple[str, str, str]:
     return kind, "", f"{flag}: {kind}"
 
 
+def invalid_change(event: dict[str, Any]) -> str | None:
+    """What Switchyard cannot interpret in the flag as this event left it (None: fine)."""
+    flag, data = event.get("featureName"), event.get("data")
+    if flag not in (MODE_FLAG, ROLLOUT_FLAG) or event.get("type") != "feature-strategy-update":
+        return None
+    feature = {
+        "name": flag,
+        "enabled": True,
+        "strategies": [data] if isinstance(data, dict) else [],
+    }
+    others = [{"name": name, "enabled": True, "strategies": []} for name in _FLAGS if name != flag]
+    found = [p for p in flag_problems({"features": [feature, *others]}) if p.flag == flag]
+    return found[0].describe() if found else None
+
+
 async def import_unleash_events(
     admin: UnleashAdmin, redis: Redis, *, prefix: str, audit: AuditTrail | None = None
 ) -> int:
@@ -78,14 +94,16 @@ async def import_unleash_events(
         if await redis.sismember(own_key, str(event_id)):
             continue
         change, before, after = describe_event(event)
+        invalid = invalid_change(event)
         await trail.record(
             AuditEntry(
                 actor=str(event.get("createdBy") or "unknown"),
                 source="unleash",
                 change=change,
                 before=before,
-                after=after,
+                after=f"{after} (INVALID: the migration holds)" if invalid else after,
                 reason="changed in Unleash directly (UI or API)",
+                invalid=invalid,
                 at=_timestamp(event.get("createdAt")),
                 unleash_event_id=event_id,
             )

@@ -61,6 +61,7 @@ async def read_snapshot(runtime: Runtime, *, window: str = "1d") -> Snapshot:
         **runtime.provider.stats.as_dict(),
     }
     state: dict[str, Any] = routed_state(runtime.provider)  # the flags this process routes with
+    state["flag_problems"] = [problem.as_dict() for problem in runtime.provider.problems()]
     override = await Brake(runtime.redis, prefix=runtime.prefix).read()
     if override is not None and override.pending and not state.get("kill_switch"):
         state = {**state, "kill_switch": True, "kill_switch_text": OVERRIDE_TEXT}

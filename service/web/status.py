@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flags.model import System
+from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, System
 from service.outcomes.histogram import HistogramCounts
 from service.outcomes.metrics import WINDOWS
 from service.runtime import Runtime
@@ -112,6 +112,15 @@ class _Snapshot(Collector):
             rollout = GaugeMetricFamily("switchyard_rollout_percentage", "python's share")
             rollout.add_metric([], status["rollout_percentage"])
             yield rollout
+        invalid = GaugeMetricFamily(
+            "switchyard_flag_invalid",
+            "1 when Switchyard cannot interpret the flag (the migration holds)",
+            labels=["flag"],
+        )
+        bad = {problem["flag"] for problem in status.get("flag_problems", [])}
+        for flag in (KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG):
+            invalid.add_metric([flag], 1.0 if flag in bad else 0.0)
+        yield invalid
         override = status.get("override")
         pending = GaugeMetricFamily(
             "switchyard_kill_switch_override",

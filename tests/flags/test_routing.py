@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -78,12 +78,19 @@ TYPESCRIPT_ALONE: dict[System | None, tuple[bool, bool]] = {
 
 
 def expected(
-    mode: Mode | None, kill: bool | None, owner: System | None, rollout: bool | None
+    mode: Mode | None,
+    kill: bool | None,
+    owner: System | None,
+    rollout: bool | None,
+    invalid: bool = False,
 ) -> Expected:
+    if kill is True or mode is Mode.EMERGENCY_ROLLBACK:
+        return Expected(TS, None, Mode.EMERGENCY_ROLLBACK, False, *TYPESCRIPT_ALONE[owner])
+    if invalid:  # misconfigured: hold, whatever else
+        held = mode or Mode.TYPESCRIPT_ONLY
+        return Expected(owner or TS, None, held, True, claim=owner is None, hand_back=False)
     if kill is None or mode is None:
         return Expected(TS, None, Mode.TYPESCRIPT_ONLY, True, *TYPESCRIPT_ALONE[owner])
-    if kill or mode is Mode.EMERGENCY_ROLLBACK:
-        return Expected(TS, None, Mode.EMERGENCY_ROLLBACK, False, *TYPESCRIPT_ALONE[owner])
     if owner is None:
         acting, shadow, degraded = NEW_ISSUE[(mode, rollout)]
         return Expected(acting, shadow, mode, degraded, claim=True, hand_back=False)
@@ -96,20 +103,25 @@ MODES: tuple[Mode | None, ...] = (*Mode, None)
 KILLS: tuple[bool | None, ...] = (True, False, None)
 OWNERS: tuple[System | None, ...] = (None, TS, PY)
 ROLLOUTS: tuple[bool | None, ...] = (True, False, None)
-CASES = list(itertools.product(MODES, KILLS, OWNERS, ROLLOUTS, Freshness))
+CASES = list(itertools.product(MODES, KILLS, OWNERS, ROLLOUTS, Freshness, (False, True)))
+BAD_MODE = "migration-mode: unknown mode variant ('pyhton_only')"
 
 
-def _case_id(case: tuple[Mode | None, bool | None, System | None, bool | None, Freshness]) -> str:
-    mode, kill, owner, rollout, freshness = case
+def _case_id(
+    case: tuple[Mode | None, bool | None, System | None, bool | None, Freshness, bool],
+) -> str:
+    mode, kill, owner, rollout, freshness, invalid = case
     flag = {True: "on", False: "off", None: "unreadable"}
     return (
         f"mode={mode or 'unreadable'}-kill={flag[kill]}-owner={owner or 'none'}"
-        f"-rollout={flag[rollout]}-{freshness}"
+        f"-rollout={flag[rollout]}-{freshness}{'-misconfigured' if invalid else ''}"
     )
 
 
 @pytest.mark.parametrize(
-    ("mode", "kill", "owner", "rollout", "freshness"), CASES, ids=[_case_id(c) for c in CASES]
+    ("mode", "kill", "owner", "rollout", "freshness", "invalid"),
+    CASES,
+    ids=[_case_id(c) for c in CASES],
 )
 def test_every_combination_follows_the_documented_table(
     mode: Mode | None,
@@ -117,14 +129,16 @@ def test_every_combination_follows_the_documented_table(
     owner: System | None,
     rollout: bool | None,
     freshness: Freshness,
+    invalid: bool,
 ) -> None:
     unreadable = None in (mode, kill, rollout)
     problem = "migration-mode: FLAG_NOT_FOUND: gone" if unreadable else None
-    snapshot = FlagSnapshot(kill, mode, rollout, freshness, problem)
+    bad = BAD_MODE if invalid else None
+    snapshot = FlagSnapshot(kill, mode, rollout, freshness, problem, invalid=bad)
 
     decision = route(snapshot, owner)
 
-    want = expected(mode, kill, owner, rollout)
+    want = expected(mode, kill, owner, rollout, invalid)
     got = Expected(
         decision.acting,
         decision.shadow,
@@ -137,7 +151,7 @@ def test_every_combination_follows_the_documented_table(
     assert decision.shadow != decision.acting
     assert ("(cached flags)" in decision.reason) == (freshness is Freshness.CACHED)
     if decision.degraded:
-        assert problem is not None and problem in decision.reason
+        assert (bad or problem or "?") in decision.reason
     assert json.loads(json.dumps(decision.as_dict())) == {
         "acting": want.acting.value,
         "shadow": None if want.shadow is None else want.shadow.value,
@@ -354,16 +368,57 @@ async def test_kill_switch_in_unleash_hands_python_issues_back(tmp_path: Path) -
         await source.provider.aclose()
 
 
-async def test_missing_rollout_flag_routes_new_issues_to_typescript_degraded(
-    tmp_path: Path,
-) -> None:
-    payload = json.loads(_payload(50, Mode.PARALLEL))
-    payload["features"] = [f for f in payload["features"] if f["name"] != ROLLOUT_FLAG]
-    source = _offline_source(tmp_path / "no-rollout", json.dumps(payload))
+async def _decide_offline(
+    directory: Path, payload: dict[str, Any], owner: System | None
+) -> Decision:
+    source = _offline_source(directory, json.dumps(payload))
     try:
-        decision = route(source.snapshot(repository=REPOSITORY, issue_number=7), None)
+        return route(source.snapshot(repository=REPOSITORY, issue_number=7), owner)
     finally:
         source.close()
         await source.provider.aclose()
-    assert (decision.acting, decision.shadow, decision.degraded) == (TS, PY, True)
-    assert ROLLOUT_FLAG in decision.reason and "(cached flags)" in decision.reason
+
+
+def _feature(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(f for f in payload["features"] if f["name"] == name)
+    return found
+
+
+async def test_missing_rollout_flag_holds_new_issues_with_typescript(tmp_path: Path) -> None:
+    payload = json.loads(_payload(50, Mode.PARALLEL))
+    payload["features"] = [f for f in payload["features"] if f["name"] != ROLLOUT_FLAG]
+    decision = await _decide_offline(tmp_path / "no-rollout", payload, None)
+    assert (decision.acting, decision.shadow, decision.degraded) == (TS, None, True)
+    assert f"{ROLLOUT_FLAG}: flag not defined in Unleash" in decision.reason
+
+
+@pytest.mark.parametrize("owner", [PY, TS, None])
+async def test_a_misspelt_mode_holds_owners_and_sends_new_issues_to_typescript(
+    tmp_path: Path, owner: System | None
+) -> None:
+    payload = json.loads(_payload(50, Mode.PYTHON_ONLY))
+    _feature(payload, MODE_FLAG)["strategies"][0]["variants"][0]["name"] = "pyhton_only"
+    decision = await _decide_offline(tmp_path / "typo", payload, owner)
+    assert (decision.acting, decision.shadow) == (owner or TS, None)
+    assert (decision.degraded, decision.hand_back, decision.claim) == (True, False, owner is None)
+    assert "migration-mode: unknown mode variant ('pyhton_only')" in decision.reason
+
+
+async def test_a_rollout_without_a_percentage_holds_python_issues(tmp_path: Path) -> None:
+    payload = json.loads(_payload(50, Mode.GRADUAL))
+    del _feature(payload, ROLLOUT_FLAG)["strategies"][0]["parameters"]["rollout"]
+    owned = await _decide_offline(tmp_path / "owned", payload, PY)
+    fresh = await _decide_offline(tmp_path / "fresh", payload, None)
+    assert (owned.acting, owned.hand_back, fresh.acting) == (PY, False, TS)
+    assert "rollout strategy without a percentage" in fresh.reason
+
+
+async def test_the_kill_switch_still_acts_when_the_mode_is_misspelt(tmp_path: Path) -> None:
+    payload = json.loads(_payload(50, Mode.PYTHON_ONLY, kill=True))
+    _feature(payload, MODE_FLAG)["strategies"][0]["variants"][0]["name"] = "pyhton_only"
+    decision = await _decide_offline(tmp_path / "kill", payload, PY)
+    assert (decision.acting, decision.mode, decision.hand_back) == (
+        TS,
+        Mode.EMERGENCY_ROLLBACK,
+        True,
+    )
