@@ -13,7 +13,8 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
-from flags.model import Mode, System
+from flags.model import ROLLOUT_FLAG, Mode, System
+from flags.provision import rollout_strategy
 from flags.transitions import Actor, ActorKind
 from service.keys import Keys
 from service.migration.control import MigrationControl
@@ -301,3 +302,17 @@ async def test_two_watchdog_processes_advance_a_step_once(
     rollouts = [e for e in await parts.control.audit.recent(20) if e.change == "set_rollout"]
     assert [e.after for e in rollouts] == ["gradual at 50%", "typescript_only at 10%"]
     assert (await parts.control.state()).rollout == 50
+
+
+async def test_a_change_made_in_unleash_directly_pauses_and_names_its_author(
+    parts: Parts, flags_reset: UnleashAdmin
+) -> None:
+    await _start(parts)
+    strategy = (await flags_reset.strategies(ROLLOUT_FLAG))[0]
+    await flags_reset.update_strategy(ROLLOUT_FLAG, strategy["id"], rollout_strategy(35))
+    decision = await parts.controller.tick()
+    assert decision is not None and decision.action is Action.PAUSE
+    assert decision.reason.startswith("rollout changed 10 -> 35 % by ")
+    assert decision.reason.endswith(" (unleash): the plan pauses")
+    timeline = await parts.store.timeline(1)
+    assert timeline[0]["event"] == "paused" and "(unleash)" in timeline[0]["reason"]
