@@ -27,8 +27,10 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from flags.model import System
 from service.keys import Keys
 from service.runtime import Runtime
+from service.system_kinds import AgentKind
 
 __all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health", "recorded_health"]
 
@@ -45,16 +47,22 @@ return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
 COMPONENTS = ("typescript", "python", "unleash", "redis")
 
 
-async def probe_http(http: httpx.AsyncClient, base_url: str | None) -> dict[str, Any]:
+async def probe_http(
+    http: httpx.AsyncClient, base_url: str | None, *, reachable_only: bool = False
+) -> dict[str, Any]:
+    """``GET {base_url}/health`` answers 200; with ``reachable_only`` (a GitHub App's webhook
+    endpoint, which has no health route): ``GET {base_url}`` answers anything below 500."""
     if base_url is None:
         return {"healthy": None, "detail": "not configured"}
     started = time.perf_counter()
     try:
-        response = await http.get(f"{base_url}/health", timeout=2.0)
+        url = base_url if reachable_only else f"{base_url}/health"
+        response = await http.get(url, timeout=2.0)
     except httpx.HTTPError as error:
         return {"healthy": False, "detail": type(error).__name__}
+    status = response.status_code
     return {
-        "healthy": response.status_code == 200,
+        "healthy": status < 500 if reachable_only else status == 200,
         "detail": f"HTTP {response.status_code}",
         "latency_ms": round((time.perf_counter() - started) * 1000, 1),
     }
@@ -62,8 +70,15 @@ async def probe_http(http: httpx.AsyncClient, base_url: str | None) -> dict[str,
 
 class HealthMonitor:
     def __init__(
-        self, *, redis: Redis, http: httpx.AsyncClient, prefix: str, urls: dict[str, str | None]
+        self,
+        *,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        prefix: str,
+        urls: dict[str, str | None],
+        reachable_only: frozenset[str] = frozenset(),
     ) -> None:
+        self._reachable_only = reachable_only
         self._redis = redis
         self._http = http
         self._keys = Keys(prefix)
@@ -80,7 +95,12 @@ class HealthMonitor:
     async def probe(self) -> dict[str, dict[str, Any]]:
         """Probe every component now, recording nothing."""
         names = [name for name in COMPONENTS if name != "redis"]
-        results = await asyncio.gather(*(probe_http(self._http, self._urls.get(n)) for n in names))
+        results = await asyncio.gather(
+            *(
+                probe_http(self._http, self._urls.get(n), reachable_only=n in self._reachable_only)
+                for n in names
+            )
+        )
         checks = dict(zip(names, results, strict=True))
         checks["redis"] = await self._probe_redis()
         return checks
@@ -124,16 +144,27 @@ class HealthMonitor:
 
 
 def monitor_for(runtime: Runtime) -> HealthMonitor:
+    """Agent systems by kind: a job API's ``/health``; a GitHub App's webhook URL answering at
+    all; a label or assignee bot is not probed (it is reached through GitHub)."""
     settings = runtime.settings
+    urls: dict[str, str | None] = {"unleash": settings.unleash_url}
+    apps = set()
+    for system, job_api in (
+        (System.TYPESCRIPT, settings.typescript_url),
+        (System.PYTHON, settings.python_url),
+    ):
+        kind = settings.kind(system)
+        if kind is AgentKind.GITHUB_APP:
+            urls[system.value] = settings.systems[system].webhook_url
+            apps.add(system.value)
+        else:
+            urls[system.value] = job_api if kind is AgentKind.JOB_API else None
     return HealthMonitor(
         redis=runtime.redis,
         http=runtime.http,
         prefix=runtime.prefix,
-        urls={
-            "typescript": settings.typescript_url,
-            "python": settings.python_url,
-            "unleash": settings.unleash_url,
-        },
+        urls=urls,
+        reachable_only=frozenset(apps),
     )
 
 
