@@ -1,35 +1,23 @@
-"""The agent-system HTTP contract over an injected :class:`httpx.AsyncClient`, shared by both
-clients: one request per call, status and transport failures sorted into retryable or not.
+"""The httpx adapter of the agent-system contract, shared by both clients: it only sends.
 
-Retrying (with backoff) and dead-lettering are the dispatcher's job; a client tries once.
+The requests and the meaning of every answer are pure (:mod:`service.agents.sansio`); this
+class sends one request per call over an injected :class:`httpx.AsyncClient` and turns
+transport failures (timeouts, refused connections) into retryable errors. Retrying (with
+backoff) and dead-lettering are the dispatcher's job; a client tries once.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from flags.model import Issue, System
 from service.agents.protocol import AgentJob
-from service.errors import AgentError, AgentRejected, AgentRetryable
-from service.escape import escape
+from service.agents.sansio import Answer, cancel_request, decipher_response, process_request
+from service.errors import AgentRetryable
 
-__all__ = ["ACCEPTED_STATUSES", "RETRYABLE_STATUSES", "HttpAgent", "cancel_path"]
-
-ACCEPTED_STATUSES = frozenset({200, 201, 202})
-# Besides every 5xx: the request timed out on their side, or we are being rate limited.
-RETRYABLE_STATUSES = frozenset({408, 429})
-_UNSAFE_SEGMENTS = frozenset({"", ".", ".."})
-
-
-def cancel_path(issue: Issue) -> str:
-    """``/issues/{owner}/{name}/{number}/cancel``: the repository is two escaped segments."""
-    owner, _, name = issue.repository.partition("/")
-    if owner in _UNSAFE_SEGMENTS or name in _UNSAFE_SEGMENTS or "/" in name:
-        raise ValueError(f"repository must be owner/name, got {issue.repository!r}")
-    return f"/issues/{quote(owner, safe='')}/{quote(name, safe='')}/{issue.number}/cancel"
+__all__ = ["HttpAgent"]
 
 
 class HttpAgent:
@@ -54,17 +42,16 @@ class HttpAgent:
     async def process(self, job: AgentJob) -> None:
         path, body = self._process_request(job)
         response = await self._post(path, body, issue=job.target, delivery_id=job.delivery_id)
-        if response.status_code not in ACCEPTED_STATUSES:
-            raise self._refusal(response, issue=job.target, delivery_id=job.delivery_id)
+        decipher_response(
+            self._answer(response), call="process", issue=job.target, delivery_id=job.delivery_id
+        )
 
     async def cancel(self, issue: Issue) -> bool:
         path, body = self._cancel_request(issue)
         response = await self._post(path, body, issue=issue, delivery_id=None)
-        if response.is_success:
-            return True
-        if response.status_code == httpx.codes.NOT_FOUND:
-            return False
-        raise self._refusal(response, issue=issue, delivery_id=None)
+        return decipher_response(
+            self._answer(response), call="cancel", issue=issue, delivery_id=None
+        )
 
     async def health(self) -> bool:
         try:
@@ -74,10 +61,16 @@ class HttpAgent:
         return response.status_code == httpx.codes.OK
 
     def _process_request(self, job: AgentJob) -> tuple[str, dict[str, Any] | None]:
-        return "/issues/process", job.as_payload()
+        return process_request(job)
 
     def _cancel_request(self, issue: Issue) -> tuple[str, dict[str, Any] | None]:
-        return cancel_path(issue), None
+        return cancel_request(issue)
+
+    def _answer(self, response: httpx.Response) -> Answer:
+        request = response.request
+        return Answer(
+            self._system, request.method, request.url.path, response.status_code, response.text
+        )
 
     async def _post(
         self, path: str, body: dict[str, Any] | None, *, issue: Issue, delivery_id: str | None
@@ -98,21 +91,6 @@ class HttpAgent:
         return AgentRetryable(
             f"{self._system} agent POST {path}: {cause}",
             system=self._system,
-            issue=issue,
-            delivery_id=delivery_id,
-        )
-
-    def _refusal(
-        self, response: httpx.Response, *, issue: Issue, delivery_id: str | None
-    ) -> AgentError:
-        status = response.status_code
-        retryable = status >= httpx.codes.INTERNAL_SERVER_ERROR or status in RETRYABLE_STATUSES
-        kind = AgentRetryable if retryable else AgentRejected
-        return kind(
-            f"{self._system} agent {response.request.method} {response.request.url.path} "
-            f"answered {status}: {escape(response.text)}",
-            system=self._system,
-            agent_status=status,
             issue=issue,
             delivery_id=delivery_id,
         )

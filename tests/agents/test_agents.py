@@ -22,7 +22,7 @@ from service.agents import (
     sign_completion,
     verify_completion,
 )
-from service.agents.http_agent import cancel_path
+from service.agents.sansio import cancel_path
 from service.errors import AgentRejected, AgentRetryable, PayloadError, SignatureError
 from service.github.events import IssueEvent, parse_event
 

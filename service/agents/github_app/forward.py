@@ -23,7 +23,7 @@ import httpx
 
 from flags.model import Issue, System
 from flags.secret import Secret
-from service.agents.http_agent import RETRYABLE_STATUSES
+from service.agents.sansio import RETRYABLE_STATUSES
 from service.errors import AgentError, AgentRejected, AgentRetryable
 from service.github.signature import GITHUB_SIGNATURE_HEADER, sign
 
