@@ -43,7 +43,9 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_WEBHOOK_SECRET": "GitHub webhook secret (X-Hub-Signature-256).",
     "SWITCHYARD_UNLEASH_EVENTS_SECRET": "Shared secret Unleash's webhook addon sends.",
     "SWITCHYARD_ADMIN_TOKEN": "Token for dashboard and admin API actions.",
-    "SWITCHYARD_AGENT_SECRET": "HMAC secret agent systems sign completion callbacks with.",
+    "SWITCHYARD_AGENT_SECRET": "Shared callback secret of both agent systems (deprecated).",
+    "SWITCHYARD_TYPESCRIPT_AGENT_SECRET": "HMAC secret the typescript system signs callbacks with.",
+    "SWITCHYARD_PYTHON_AGENT_SECRET": "HMAC secret the python system signs callbacks with.",
     "SWITCHYARD_TYPESCRIPT_URL": "Base URL of the TypeScript (legacy) agent system.",
     "SWITCHYARD_PYTHON_URL": "Base URL of the Python (new) agent system.",
     "SWITCHYARD_FLAG_REFRESH_SECONDS": "Fallback polling interval for flags (default 5).",
@@ -147,6 +149,7 @@ class Settings:
     unleash_events_secret: Secret | None = None
     admin_token: Secret | None = None
     agent_secret: Secret | None = None
+    agent_secrets: Mapping[System, Secret] = field(default_factory=dict)
     typescript_url: str | None = None
     python_url: str | None = None
     flag_refresh_seconds: float = 5.0
@@ -191,6 +194,11 @@ class Settings:
             unleash_events_secret=_secret(env, "SWITCHYARD_UNLEASH_EVENTS_SECRET"),
             admin_token=_secret(env, "SWITCHYARD_ADMIN_TOKEN"),
             agent_secret=_secret(env, "SWITCHYARD_AGENT_SECRET"),
+            agent_secrets={
+                system: secret
+                for system in System
+                if (secret := _secret(env, f"SWITCHYARD_{system.upper()}_AGENT_SECRET"))
+            },
             typescript_url=optional_urls["SWITCHYARD_TYPESCRIPT_URL"],
             python_url=optional_urls["SWITCHYARD_PYTHON_URL"],
             flag_refresh_seconds=_positive_float(env, "SWITCHYARD_FLAG_REFRESH_SECONDS", 5.0),
@@ -229,8 +237,14 @@ class Settings:
     def require_unleash_events_secret(self) -> Secret:
         return _require(self.unleash_events_secret, "SWITCHYARD_UNLEASH_EVENTS_SECRET")
 
-    def require_agent_secret(self) -> Secret:
-        return _require(self.agent_secret, "SWITCHYARD_AGENT_SECRET")
+    def require_agent_secret(self) -> None:
+        """Every system has a callback secret: its own, or the deprecated shared one."""
+        for system in System:
+            if system not in self.agent_secrets and self.agent_secret is None:
+                raise SettingsError(
+                    f"SWITCHYARD_{system.upper()}_AGENT_SECRET",
+                    "is required (or the deprecated SWITCHYARD_AGENT_SECRET) but not set",
+                )
 
 
 def _notify_url(env: Mapping[str, str]) -> str | None:

@@ -5,8 +5,12 @@
     {"job_id": str, "issue_number": int, "success": bool, "duration_seconds": number,
      "dry_run": bool, "pr_number": int | null (optional), "output_digest": str | null (optional)}
 
-signed like a GitHub webhook (HMAC-SHA256 of the raw body, ``sha256=<hex>``) but in the header
-``X-Switchyard-Signature``, under the secret Switchyard shares with the agent systems.
+signed like a GitHub webhook (``sha256=<hex>`` in the header ``X-Switchyard-Signature``) over
+``<system>\n<raw body>`` under that system's own secret (``SWITCHYARD_<SYSTEM>_AGENT_SECRET``):
+the signature covers the system and the job id (in the body), so one system cannot report the
+other's jobs. Without a per-system secret, the shared ``SWITCHYARD_AGENT_SECRET`` is still
+accepted (over the same message, or the old body-only signature), with a deprecation warning.
+Whether a job was acting or shadow is the job record's word, never the report's ``dry_run``.
 
 Everything is bounded before it is recorded (else 400, naming the field): ``duration_seconds``
 in 0 .. :data:`MAX_DURATION_SECONDS` (7 days), ``issue_number`` and ``pr_number`` in
@@ -23,8 +27,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flags.model import System
 from flags.secret import Secret
-from service.errors import PayloadError
+from service.errors import PayloadError, SignatureError
 from service.github.names import MAX_NUMBER
 from service.github.signature import sign, verify_signature
 from service.json_input import load_json
@@ -35,6 +40,7 @@ __all__ = [
     "MAX_NUMBER",
     "MAX_TEXT",
     "Completion",
+    "completion_message",
     "parse_completion",
     "sign_completion",
     "verify_completion",
@@ -103,16 +109,37 @@ def parse_completion(body: bytes) -> Completion:
     )
 
 
-def sign_completion(secret: Secret, body: bytes) -> str:
-    """The ``X-Switchyard-Signature`` value for ``body``."""
-    return sign(secret, body)
+def completion_message(system: System, body: bytes) -> bytes:
+    """What a completion signature covers: the reporting system, then the raw body."""
+    return f"{system.value}\n".encode() + body
 
 
-def verify_completion(secret: Secret, body: bytes, header: str | None) -> None:
-    """Raise :class:`~service.errors.SignatureError` unless ``header`` signs ``body``."""
-    verify_signature(
-        secret=secret, body=body, header=header, header_name=COMPLETION_SIGNATURE_HEADER
-    )
+def sign_completion(secret: Secret, body: bytes, *, system: System | None = None) -> str:
+    """The ``X-Switchyard-Signature`` value for ``body`` sent by ``system`` (None: the old
+    body-only signature, still accepted under the deprecated shared secret)."""
+    return sign(secret, body if system is None else completion_message(system, body))
+
+
+def verify_completion(
+    *, system: System, own: Secret | None, shared: Secret | None, body: bytes, header: str | None
+) -> bool:
+    """Return whether the deprecated shared secret was used; raise
+    :class:`~service.errors.SignatureError` unless ``header`` signs this system's callback.
+
+    With ``own`` (the system's secret) only that is accepted; else the shared secret, over the
+    system and body or (old senders) the body alone."""
+    message = completion_message(system, body)
+    check = COMPLETION_SIGNATURE_HEADER
+    if own is not None:
+        verify_signature(secret=own, body=message, header=header, header_name=check)
+        return False
+    if shared is None:
+        raise SignatureError(f"no callback secret is configured for {system}; refusing")
+    try:
+        verify_signature(secret=shared, body=message, header=header, header_name=check)
+    except SignatureError:
+        verify_signature(secret=shared, body=body, header=header, header_name=check)
+    return True
 
 
 def _positive(value: object, key: str) -> int:

@@ -144,9 +144,10 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    raw = os.environ.get("SWITCHYARD_AGENT_SECRET", "")
+    own = f"SWITCHYARD_{args.system.upper()}_AGENT_SECRET"
+    raw = os.environ.get(own, "") or os.environ.get("SWITCHYARD_AGENT_SECRET", "")
     if not raw:
-        raise SettingsError("SWITCHYARD_AGENT_SECRET", "is required for the simulator but not set")
+        raise SettingsError(own, "(or SWITCHYARD_AGENT_SECRET) is required for the simulator")
     try:
         await run_simulator(
             system=System(args.system),
@@ -220,7 +221,8 @@ def register(commands: Any) -> None:
 
     simulate = commands.add_parser(
         "simulate-agent",
-        help="run an agent-system simulator (needs SWITCHYARD_AGENT_SECRET)",
+        help="run an agent-system simulator (needs SWITCHYARD_<SYSTEM>_AGENT_SECRET or "
+        "SWITCHYARD_AGENT_SECRET)",
     )
     simulate.add_argument("--system", required=True, choices=[s.value for s in System])
     simulate.add_argument("--port", type=int, required=True)

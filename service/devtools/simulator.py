@@ -138,7 +138,7 @@ class _Simulator:
             raise RuntimeError("the simulator's lifespan did not run: no HTTP client")
         headers = {
             "Content-Type": "application/json",
-            COMPLETION_SIGNATURE_HEADER: sign_completion(self.secret, body),
+            COMPLETION_SIGNATURE_HEADER: sign_completion(self.secret, body, system=self.system),
         }
         for attempt in range(1, _CALLBACK_ATTEMPTS + 1):
             try:

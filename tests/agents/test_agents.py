@@ -297,17 +297,46 @@ def test_malformed_completion_is_a_payload_error(body: bytes, field: str) -> Non
         parse_completion(body)
 
 
-def test_signed_completion_verifies() -> None:
+PY_SECRET = Secret("python's own callback secret")
+
+
+def _verify(header: str, *, own: Secret | None, system: System = System.PYTHON) -> bool:
     body = COMPLETION.to_json()
-    verify_completion(AGENT_SECRET, body, sign_completion(AGENT_SECRET, body))
+    return verify_completion(system=system, own=own, shared=AGENT_SECRET, body=body, header=header)
+
+
+def test_a_completion_signed_with_the_systems_own_secret_verifies() -> None:
+    body = COMPLETION.to_json()
+    assert _verify(sign_completion(PY_SECRET, body, system=System.PYTHON), own=PY_SECRET) is False
+
+
+def test_the_signature_covers_the_system() -> None:
+    body = COMPLETION.to_json()
+    as_typescript = sign_completion(PY_SECRET, body, system=System.TYPESCRIPT)
+    with pytest.raises(SignatureError, match="does not match"):
+        _verify(as_typescript, own=PY_SECRET)
+
+
+def test_with_its_own_secret_a_system_may_not_use_the_shared_one() -> None:
+    body = COMPLETION.to_json()
+    with pytest.raises(SignatureError, match="does not match"):
+        _verify(sign_completion(AGENT_SECRET, body, system=System.PYTHON), own=PY_SECRET)
+
+
+def test_the_shared_secret_is_still_accepted_and_reported_as_such() -> None:
+    body = COMPLETION.to_json()
+    assert _verify(sign_completion(AGENT_SECRET, body, system=System.PYTHON), own=None)
+    assert _verify(sign_completion(AGENT_SECRET, body), own=None)  # the old body-only form
 
 
 def test_completion_signed_with_another_secret_is_refused() -> None:
     body = COMPLETION.to_json()
     with pytest.raises(SignatureError, match="X-Switchyard-Signature does not match"):
-        verify_completion(AGENT_SECRET, body, sign_completion(Secret("other"), body))
+        _verify(sign_completion(Secret("other"), body, system=System.PYTHON), own=None)
 
 
 def test_unsigned_completion_is_refused() -> None:
     with pytest.raises(SignatureError, match="X-Switchyard-Signature is missing"):
-        verify_completion(AGENT_SECRET, COMPLETION.to_json(), None)
+        verify_completion(
+            system=System.PYTHON, own=None, shared=AGENT_SECRET, body=b"{}", header=None
+        )

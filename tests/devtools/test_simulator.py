@@ -61,7 +61,9 @@ class Receiver:
 
     async def next_completion(self) -> Completion:
         body, header = await asyncio.wait_for(self.calls.get(), timeout=5)
-        verify_completion(AGENT_SECRET, body, header)
+        verify_completion(
+            system=System.PYTHON, own=AGENT_SECRET, shared=None, body=body, header=header
+        )
         return parse_completion(body)
 
     async def assert_silent(self) -> None:

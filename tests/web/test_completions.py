@@ -3,13 +3,21 @@ once."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
 from flags.model import Issue, System
+from flags.secret import Secret
 from service.agents.completion import COMPLETION_SIGNATURE_HEADER, Completion, sign_completion
+from service.app import create_app
+from service.outcomes.histogram import DurationHistogram
 from service.outcomes.recorder import OutcomeRecorder
 from service.pipeline.jobs import Job, JobState, JobStore, job_id_for
+from service.runtime import open_runtime
+from service.settings import Settings
 from tests.conftest import InProcessService
 
 pytestmark = pytest.mark.integration
@@ -110,3 +118,57 @@ async def test_a_completion_after_a_cancel_is_recorded_once_and_the_job_stays_fi
     assert await jobs.update(job.job_id, JobState.DISPATCHED) is False  # never back in flight
     recorder = OutcomeRecorder(runtime.redis, prefix=runtime.prefix)
     assert await runtime.redis.xlen(recorder.completions_key) == 1
+
+
+@pytest.fixture
+async def own_secrets(settings: Settings, prefix: str) -> AsyncIterator[InProcessService]:
+    """The app with a callback secret per system (the shared one still configured)."""
+    own = dataclasses.replace(
+        settings,
+        redis_prefix=prefix,
+        agent_secrets={System.PYTHON: PY_SECRET, System.TYPESCRIPT: TS_SECRET},
+    )
+    async with open_runtime(own, role="service") as runtime:
+        app = create_app(own, runtime=runtime)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=own.service_url) as client:
+            yield InProcessService(own, own.service_url, app, client)
+
+
+PY_SECRET, TS_SECRET = Secret("python's own"), Secret("typescript's own")
+
+
+async def test_a_system_signs_with_its_own_secret_and_cannot_report_the_others_jobs(
+    own_secrets: InProcessService,
+) -> None:
+    job = await _dispatched(own_secrets)  # a python job
+    body = _body(job)
+    shared = own_secrets.settings.agent_secret
+    assert shared is not None
+    by_typescript = await _post(
+        own_secrets, "python", body, sign_completion(TS_SECRET, body, system=System.TYPESCRIPT)
+    )
+    with_shared = await _post(
+        own_secrets, "python", body, sign_completion(shared, body, system=System.PYTHON)
+    )
+    body_only = await _post(own_secrets, "python", body, sign_completion(PY_SECRET, body))
+    right = await _post(
+        own_secrets, "python", body, sign_completion(PY_SECRET, body, system=System.PYTHON)
+    )
+    codes = [r.status_code for r in (by_typescript, with_shared, body_only, right)]
+    assert codes == [401, 401, 401, 200]
+
+
+async def test_the_job_record_decides_acting_or_shadow_not_the_report(
+    edge: InProcessService,
+) -> None:
+    job = await _dispatched(edge)  # an acting job
+    secret = edge.settings.agent_secret
+    assert secret is not None
+    lying = Completion(job.job_id, job.issue.number, False, 3.0, dry_run=True).to_json()
+    answer = await _post(edge, "python", lying, sign_completion(secret, lying))
+    assert answer.status_code == 200
+    runtime = edge.runtime
+    rows = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
+    [row] = [row for row in rows if row.system is System.PYTHON and row.failed]
+    assert row.dry_run is False  # counted as python's acting failure: the watchdog sees it
