@@ -31,6 +31,7 @@ from service.migration.control import MigrationControl
 from service.migration.override_sync import sync_overrides
 from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
+from service.pipeline.trim import trim_periodically
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 from service.web import app_webhooks as app_webhook_route
@@ -127,6 +128,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
                 await health.tick()
             monitor = asyncio.create_task(health.run(stop), name="health-monitor")
             background = [monitor]
+            trimming = trim_periodically(
+                running.redis,
+                prefix=running.prefix,
+                retention_seconds=settings.stream_retention_seconds,
+                stop=stop,
+            )
+            background.append(asyncio.create_task(trimming, name="event-stream-trim"))
             if settings.unleash_admin_token is not None:
                 control = MigrationControl(
                     admin=running.admin(), redis=running.redis, prefix=running.prefix

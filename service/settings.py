@@ -46,6 +46,7 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_AGENT_SECRET": "Shared callback secret of both agent systems (deprecated).",
     "SWITCHYARD_TYPESCRIPT_AGENT_SECRET": "HMAC secret the typescript system signs callbacks with.",
     "SWITCHYARD_PYTHON_AGENT_SECRET": "HMAC secret the python system signs callbacks with.",
+    "SWITCHYARD_STREAM_RETENTION_SECONDS": "How long acknowledged events are kept (default 86400).",
     "SWITCHYARD_TYPESCRIPT_URL": "Base URL of the TypeScript (legacy) agent system.",
     "SWITCHYARD_PYTHON_URL": "Base URL of the Python (new) agent system.",
     "SWITCHYARD_FLAG_REFRESH_SECONDS": "Fallback polling interval for flags (default 5).",
@@ -150,6 +151,7 @@ class Settings:
     admin_token: Secret | None = None
     agent_secret: Secret | None = None
     agent_secrets: Mapping[System, Secret] = field(default_factory=dict)
+    stream_retention_seconds: float = 86_400.0
     typescript_url: str | None = None
     python_url: str | None = None
     flag_refresh_seconds: float = 5.0
@@ -194,6 +196,9 @@ class Settings:
             unleash_events_secret=_secret(env, "SWITCHYARD_UNLEASH_EVENTS_SECRET"),
             admin_token=_secret(env, "SWITCHYARD_ADMIN_TOKEN"),
             agent_secret=_secret(env, "SWITCHYARD_AGENT_SECRET"),
+            stream_retention_seconds=_positive_float(
+                env, "SWITCHYARD_STREAM_RETENTION_SECONDS", 86_400.0
+            ),
             agent_secrets={
                 system: secret
                 for system in System
