@@ -1,4 +1,4 @@
-"""Every Redis key Switchyard uses, named once.
+"""Every Redis key Switchyard uses, named once (one list on purpose, hence over 300 lines).
 
 All keys live under one prefix (``SWITCHYARD_REDIS_PREFIX``, ``switchyard`` by default; tests
 use a fresh sub-prefix each). ``Keys(prefix)`` spells them; nothing else in the code base

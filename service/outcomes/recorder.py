@@ -8,8 +8,7 @@ in the read model's buckets (:mod:`service.outcomes.buckets`) in the same script
   (:class:`ComparisonRecord`); mismatches also in a capped list for the status;
 * ``quality``: PRs closed and CI conclusions, attributed to the owner (:class:`QualityRecord`).
 
-An issue is linked to a pull request by the PR number a system reported at completion, else
-by closing keywords in the PR body or the branch name (see :mod:`service.github.links`).
+A PR is linked to an issue by the PR number reported at completion, else by closing keywords.
 """
 
 from __future__ import annotations
