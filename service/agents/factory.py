@@ -49,6 +49,11 @@ def _agent(system: System, runtime: Runtime, timeout: float) -> AgentSystem:
     if config.kind is AgentKind.GITHUB_APP and config.webhook_url is not None:
         return GatedApp(system=system, webhook_url=config.webhook_url, http=http)
     if config.trigger is not None and config.kind in _TRIGGERED:
+        if settings.github_credentials is None:
+            raise SettingsError(
+                "SWITCHYARD_GITHUB_TOKEN",
+                f"{system} is a {config.kind} system: set a token or the App's credentials",
+            )
         github = GitHubClient(
             http=http, credentials=settings.github_credentials, base_url=settings.github_api_url
         )
