@@ -46,6 +46,7 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_AGENT_SECRET": "Shared callback secret of both agent systems (deprecated).",
     "SWITCHYARD_TYPESCRIPT_AGENT_SECRET": "HMAC secret the typescript system signs callbacks with.",
     "SWITCHYARD_PYTHON_AGENT_SECRET": "HMAC secret the python system signs callbacks with.",
+    "SWITCHYARD_METRICS_TOKEN": "Bearer token /metrics requires when set (for Prometheus).",
     "SWITCHYARD_STREAM_RETENTION_SECONDS": "How long acknowledged events are kept (default 86400).",
     "SWITCHYARD_TYPESCRIPT_URL": "Base URL of the TypeScript (legacy) agent system.",
     "SWITCHYARD_PYTHON_URL": "Base URL of the Python (new) agent system.",
@@ -152,6 +153,7 @@ class Settings:
     agent_secret: Secret | None = None
     agent_secrets: Mapping[System, Secret] = field(default_factory=dict)
     stream_retention_seconds: float = 86_400.0
+    metrics_token: Secret | None = None
     typescript_url: str | None = None
     python_url: str | None = None
     flag_refresh_seconds: float = 5.0
@@ -196,6 +198,7 @@ class Settings:
             unleash_events_secret=_secret(env, "SWITCHYARD_UNLEASH_EVENTS_SECRET"),
             admin_token=_secret(env, "SWITCHYARD_ADMIN_TOKEN"),
             agent_secret=_secret(env, "SWITCHYARD_AGENT_SECRET"),
+            metrics_token=_secret(env, "SWITCHYARD_METRICS_TOKEN"),
             stream_retention_seconds=_positive_float(
                 env, "SWITCHYARD_STREAM_RETENTION_SECONDS", 86_400.0
             ),

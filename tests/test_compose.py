@@ -90,3 +90,10 @@ def test_the_reconciler_runs_periodically_in_its_own_profile() -> None:
     assert reconciler["profiles"] == ["reconciler"]
     assert reconciler["command"][1:4] == ["deliveries", "reconcile", "--every"]
     assert "SWITCHYARD_GITHUB_HOOKS" in reconciler["environment"]
+
+
+def test_every_published_port_binds_to_loopback_unless_the_operator_opts_in() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            address = str(port).rsplit(":", 2)[0]
+            assert address in ("127.0.0.1", "${SWITCHYARD_PUBLISH_ADDRESS:-127.0.0.1}"), name

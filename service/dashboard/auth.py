@@ -185,13 +185,12 @@ class DashboardAuth:
         return loaded
 
     def same_origin(self, request: Request) -> bool:
-        """The request comes from a page of this service (``Origin``, else ``Referer``)."""
+        """The request comes from a page of this service (``Origin``, else ``Referer``),
+        compared with the configured origins (``SWITCHYARD_URL``), never the request's
+        ``Host``: a client chooses its ``Host`` header."""
         claimed = request.headers.get("origin") or request.headers.get("referer") or ""
         origin = origin_of(claimed)
-        if origin is None:
-            return False
-        own = origin_of(str(request.base_url))
-        return origin == own or origin in self._origins
+        return origin is not None and origin in self._origins
 
     async def authorize(self, request: Request, form: Mapping[str, Any]) -> Caller:
         """The caller of an action, or :class:`AuthRefused`."""

@@ -164,6 +164,15 @@ def _completion_families(rows: list[HistogramCounts]) -> Any:
 
 async def prometheus_metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    token = runtime.settings.metrics_token
+    if token is not None:  # SWITCHYARD_METRICS_TOKEN: Prometheus sends it as a bearer token
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.matches(given.strip()):
+            return JSONResponse(
+                {"error": "/metrics needs the bearer token (SWITCHYARD_METRICS_TOKEN)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     registry = CollectorRegistry()
     snapshot = await read_snapshot(runtime, window="1d")
     registry.register(_Snapshot(snapshot.status, snapshot.completions))

@@ -23,7 +23,11 @@ TOKEN = Secret("the-admin-token-0123456789")
 SERVICE = "http://127.0.0.1:8080"
 
 
-def _request(headers: dict[str, str] | None = None, cookie: str | None = None) -> Request:
+def _request(
+    headers: dict[str, str] | None = None,
+    cookie: str | None = None,
+    host: str = "127.0.0.1:8080",
+) -> Request:
     raw = {key.lower(): value for key, value in (headers or {}).items()}
     if cookie is not None:
         raw["cookie"] = f"{SESSION_COOKIE}={cookie}"
@@ -36,7 +40,7 @@ def _request(headers: dict[str, str] | None = None, cookie: str | None = None) -
             "path": "/migration/dashboard/actions/mode",
             "query_string": b"",
             "headers": [(k.encode(), v.encode()) for k, v in raw.items()]
-            + [(b"host", b"127.0.0.1:8080")],
+            + [(b"host", host.encode())],
         }
     )
 
@@ -178,3 +182,14 @@ async def test_flash_is_shown_once(auth: DashboardAuth) -> None:
 def _tampered(token: str) -> str:
     """``token`` with its last character changed (never to itself)."""
     return token[:-1] + ("1" if token.endswith("0") else "0")
+
+
+async def test_the_origin_check_trusts_the_configured_url_not_the_host_header(
+    auth: DashboardAuth,
+) -> None:
+    """A client that sets ``Host`` to its own site and sends that site as ``Origin`` (DNS
+    rebinding, a proxy passing ``Host`` through) is still cross-origin."""
+    spoofed = _request({"Origin": "http://evil.example"}, host="evil.example")
+    own = _request({"Origin": SERVICE}, host="evil.example")
+    assert not auth.same_origin(spoofed)
+    assert auth.same_origin(own)

@@ -9,6 +9,7 @@ import pytest
 
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Issue, System
+from flags.secret import Secret
 from service.app import create_app
 from service.devtools.child_processes import free_port
 from service.health.monitor import monitor_for, read_health
@@ -143,3 +144,21 @@ async def test_status_reads_recorded_health_and_routed_flags_never_probes(
             status = (await client.get("/migration/status")).json()
     assert status["health"]["python"]["healthy"] is False
     assert status["kill_switch"] is True and status["mode"] == "emergency_rollback"
+
+
+async def test_metrics_can_require_a_bearer_token(settings: Settings, prefix: str) -> None:
+    token = Secret("scrape-me-0123456789")
+    own = dataclasses.replace(settings, redis_prefix=prefix, metrics_token=token)
+    async with open_runtime(own, role="service") as runtime:
+        app = create_app(own, runtime=runtime)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=own.service_url) as client:
+            anonymous = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+            right = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {token.reveal()}"}
+            )
+            health = await client.get("/healthz")
+    assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert "switchyard_kill_switch_override" in right.text
+    assert health.status_code == 200  # liveness stays open
