@@ -13,13 +13,21 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
 
 from flags.model import Mode, System
 from flags.transitions import Actor, ActorKind
+from service.devtools.demo_report import (
+    DemoPlan,
+    DemoReport,
+    comparison_lines,
+    completed,
+    delta,
+    percent,
+    quality_samples,
+)
 from service.devtools.webhook_sender import (
     WebhookSender,
     check_suite_delivery,
@@ -32,85 +40,6 @@ from service.migration.control import MigrationControl
 __all__ = ["Demo", "DemoFailed", "DemoPlan", "DemoReport"]
 
 DEMO_ACTOR = Actor(name="demo", kind=ActorKind.HUMAN, source="demo")
-
-
-@dataclass(frozen=True, slots=True)
-class DemoPlan:
-    repository: str = "acme/webshop"
-    issues_per_phase: int = 20
-    rollout_steps: tuple[int, ...] = (10, 25, 50, 75)
-    typescript_success: float = 0.80
-    python_success: float = 0.92
-    degraded_success: float = 0.30
-    latency_ms: int = 300
-    pace_seconds: float = 0.1  # between deliveries, so a person can watch the dashboard
-    degraded_batch: int = 10
-    max_degraded_issues: int = 400
-    handed_back_sample: int = 30
-    merge_rates: tuple[float, float] = (0.55, 0.85)  # typescript, python: PRs merged
-    build_rates: tuple[float, float] = (0.70, 0.92)  # typescript, python: CI passing
-    seed: int = 7
-    settle_seconds: float = 90.0  # longest wait for a phase's completions or the rollback
-
-
-@dataclass
-class DemoReport:
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    rolled_back: bool = False
-    rollback: dict[str, Any] | None = None
-    after_rollback: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _completed(status: dict[str, Any], *, shadow: bool) -> int:
-    return sum(int(row["total"]) for row in status["completions"] if row["dry_run"] is shadow)
-
-
-def _delta(after: dict[str, int], before: dict[str, int], key: str) -> int:
-    return int(after.get(key, 0)) - int(before.get(key, 0))
-
-
-def _quality_samples(status: dict[str, Any]) -> int:
-    comparison = status["comparison"]
-    return sum(
-        int(comparison[system.value][metric]["n"])
-        for system in System
-        for metric in ("pr_acceptance_rate", "build_success_rate")
-    )
-
-
-_TABLE_METRICS = (
-    ("success", "success_rate"),
-    ("PRs merged", "pr_acceptance_rate"),
-    ("builds green", "build_success_rate"),
-)
-
-
-def _short(rate: dict[str, Any]) -> str:
-    return "-" if rate["estimate"] is None else f"{rate['estimate']:.0%} of {rate['n']}"
-
-
-def _table(comparison: dict[str, Any]) -> list[str]:
-    """The side-by-side comparison as a few aligned lines."""
-    header = "".join(f"{title:<16}" for title in ("", *(t for t, _ in _TABLE_METRICS)))
-    lines = [("   " + header).rstrip()]
-    for system in System:
-        cells = [_short(comparison[system.value][metric]) for _, metric in _TABLE_METRICS]
-        lines.append(("   " + "".join(f"{c:<16}" for c in (system.value, *cells))).rstrip())
-    return lines
-
-
-def _percent(rate: dict[str, Any]) -> str:
-    if rate["estimate"] is None:
-        return "n/a (no samples)"
-    low, high = rate["ci95"]
-    return (
-        f"{rate['estimate']:.0%} of {rate['n']} (95% CI {low:.0%}-{high:.0%})"
-        if rate["n"]
-        else "n/a"
-    )
 
 
 class Demo:
@@ -177,8 +106,8 @@ class Demo:
         deadline = time.monotonic() + self._plan.settle_seconds
         while True:
             status = await self.status()
-            acting, shadow = _completed(status, shadow=False), _completed(status, shadow=True)
-            quality = _quality_samples(status)
+            acting, shadow = completed(status, shadow=False), completed(status, shadow=True)
+            quality = quality_samples(status)
             if (
                 acting >= self._sent_acting
                 and shadow >= self._sent_shadow
@@ -207,19 +136,19 @@ class Demo:
         await self._review()
         status = await self._settled()
         routing = status["routing"]
-        to_python = _delta(routing, before, "acting:python")
-        to_typescript = _delta(routing, before, "acting:typescript")
-        shadowed = _delta(routing, before, "shadow:python")
+        to_python = delta(routing, before, "acting:python")
+        to_typescript = delta(routing, before, "acting:typescript")
+        shadowed = delta(routing, before, "shadow:python")
         comparison = status["comparison"]
         self._say(
             f"   routed: typescript {to_typescript}, python {to_python}"
             + (f", python in shadow {shadowed}" if shadowed else "")
         )
-        for line in _table(comparison):
+        for line in comparison_lines(comparison):
             self._say(line)
         if mode is Mode.PARALLEL:
             mismatch = comparison["python"]["shadow_mismatch_rate"]
-            self._say(f"   shadow mismatches:  {_percent(mismatch)}")
+            self._say(f"   shadow mismatches:  {percent(mismatch)}")
         self._say(f"   owners now: {status['owners']}")
         self.report.phases.append(
             {
@@ -285,7 +214,7 @@ class Demo:
             sent += plan.degraded_batch
             python = status["comparison"]["python"]["success_rate"]
             verdict = status["watchdog"].get("verdict", "no verdict yet")
-            self._say(f"   sent {sent}: python success {_percent(python)}; watchdog: {verdict}")
+            self._say(f"   sent {sent}: python success {percent(python)}; watchdog: {verdict}")
             await asyncio.sleep(0.5)
         rollback = next(
             (e for e in status["recent_transitions"] if e["change"] == "rollback"), None
@@ -320,16 +249,16 @@ class Demo:
         while True:
             status = await self.status()
             routing = status["routing"]
-            if _delta(routing, before, "total") >= len(recent):
+            if delta(routing, before, "total") >= len(recent):
                 break
             if time.monotonic() > deadline:
                 raise DemoFailed("the edits were not all routed; see the worker log")
             await asyncio.sleep(0.25)
         after = {
-            "routed": _delta(routing, before, "total"),
-            "acting_typescript": _delta(routing, before, "acting:typescript"),
-            "acting_python": _delta(routing, before, "acting:python"),
-            "handed_back": _delta(routing, before, "handed_back"),
+            "routed": delta(routing, before, "total"),
+            "acting_typescript": delta(routing, before, "acting:typescript"),
+            "acting_python": delta(routing, before, "acting:python"),
+            "handed_back": delta(routing, before, "handed_back"),
         }
         self.report.after_rollback = after
         self._say(
