@@ -39,7 +39,8 @@ Key, type, owner module:
 - ``plan:current`` (hash), ``plan:timeline`` (list), ``plan:fold`` (hash): ``service.plan``
 - ``notify:events`` (hash), ``notify:due`` (sorted set), ``notify:deliveries`` (hash):
   ``service.notify.outbox``
-- ``dashboard:session:{id}``: ``service.dashboard.auth``
+- ``dashboard:session:{id}``: ``service.dashboard.auth``; ``dashboard:login-failures:{client}``,
+  ``dashboard:login-counts`` (hash): ``service.dashboard.throttle``
 - ``xadd-floor``: ``bench/intake.py``'s bare-append floor; ``ready``, ``go``: test barriers
 """
 
@@ -346,6 +347,13 @@ class Keys:
     # --- dashboard -----------------------------------------------------------------------
     def dashboard_session(self, session_id: str) -> str:
         return self._key("dashboard", "session", session_id)
+
+    def login_failures(self, client: str) -> str:
+        return self._key("dashboard", "login-failures", client)
+
+    @property
+    def login_counts(self) -> str:
+        return self._key("dashboard", "login-counts")
 
     # --- benchmarks and tests ------------------------------------------------------------
     @property

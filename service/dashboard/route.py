@@ -38,6 +38,7 @@ from service.dashboard.auth import (
     DashboardAuth,
 )
 from service.dashboard.plan_panel import PLAN_ACTIONS, perform_plan_action, plan_card
+from service.dashboard.throttle import LoginThrottle
 from service.dashboard.trends import read_trends
 from service.dashboard.view import SECURITY_HEADERS, STATIC_DIR, TEMPLATES, WINDOWS, view_model
 from service.errors import (
@@ -174,6 +175,13 @@ async def login(request: Request) -> Response:
         return _refusal(request, 403, "read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
     if not auth.same_origin(request):
         return _refusal(request, 403, "cross-origin request refused")
+    client = request.client.host if request.client else "?"
+    throttle = LoginThrottle(runtime.redis, prefix=runtime.prefix)
+    wait = await throttle.retry_after(client)
+    if wait is not None:
+        refused = _refusal(request, 429, f"too many failed logins: try again in {wait} s")
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     actor = " ".join(form.get("actor", "").split())[:64]
     if not actor:
         return await _page(
@@ -181,7 +189,7 @@ async def login(request: Request) -> Response:
         )
     opened = await auth.login(form.get("token", ""), actor)
     if opened is None:
-        client = request.client.host if request.client else "?"
+        await throttle.failed(client)
         _log.warning("dashboard login refused (wrong token) from %s", client)
         return await _page(request, login_error="Wrong admin token.", status_code=401)
     _log.info("dashboard login: %s", escape(actor))

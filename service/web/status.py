@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, System
+from service.dashboard.throttle import LoginThrottle
 from service.outcomes.histogram import HistogramCounts
 from service.outcomes.metrics import WINDOWS
 from service.runtime import Runtime
@@ -176,6 +177,13 @@ async def prometheus_metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     snapshot = await read_snapshot(runtime, window="1d")
     registry.register(_Snapshot(snapshot.status, snapshot.completions))
+    logins = CounterMetricFamily(
+        "switchyard_dashboard_logins", "Dashboard logins refused", labels=["outcome"]
+    )
+    counted = await LoginThrottle(runtime.redis, prefix=runtime.prefix).counts()
+    for outcome in ("failed", "throttled"):
+        logins.add_metric([outcome], counted.get(outcome, 0))
+    registry.register(_Families([logins]))
     intake_errors = getattr(request.app.state, "intake_errors", None)
     if intake_errors is not None:
         registry.register(_Families(list(intake_error_family(intake_errors))))

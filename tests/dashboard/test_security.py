@@ -10,6 +10,7 @@ import pytest
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode
 from flags.transitions import MigrationState
+from service.dashboard.throttle import MAX_FAILURES
 from service.migration.audit import AuditTrail
 from service.migration.control import read_state
 from tests.browser import admin_token
@@ -120,3 +121,23 @@ async def test_bearer_token_acts_and_answers_json(
     assert await read_state(flags_reset) == MigrationState(Mode.TYPESCRIPT_ONLY, 10, False)
     (entry,) = await AuditTrail(edge.runtime.redis, prefix=edge.runtime.prefix).recent()
     assert (entry.actor, entry.source, entry.reason) == ("ci", "api", "api")
+
+
+async def test_failed_logins_are_throttled_per_client_and_counted(
+    edge: InProcessService,
+) -> None:
+    url = f"{edge.url}/migration/dashboard/login"
+    origin = {"Origin": edge.url}
+    answers = [
+        (await edge.client.post(url, data={"actor": "m", "token": "guess"}, headers=origin))
+        for _ in range(MAX_FAILURES + 1)
+    ]
+    right = await edge.client.post(
+        url, data={"actor": "alice", "token": admin_token(edge)}, headers=origin
+    )
+    assert [a.status_code for a in answers] == [401] * MAX_FAILURES + [429]
+    assert right.status_code == 429  # even the right token waits: no oracle for guessing
+    assert 0 < int(right.headers["Retry-After"]) <= 60
+    metrics = (await edge.client.get("/metrics")).text
+    assert f'switchyard_dashboard_logins_total{{outcome="failed"}} {MAX_FAILURES}.0' in metrics
+    assert 'switchyard_dashboard_logins_total{outcome="throttled"} 2.0' in metrics
