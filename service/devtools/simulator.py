@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import random
@@ -43,6 +42,13 @@ from flags.model import System
 from flags.secret import Secret
 from service.agents.completion import COMPLETION_SIGNATURE_HEADER, Completion, sign_completion
 from service.agents.protocol import AgentJob
+from service.devtools.simulator_jobs import (
+    SimulatedJob,
+    check_fail_status,
+    check_latency,
+    check_rate,
+    output_digest,
+)
 from service.errors import PayloadError
 
 __all__ = ["create_simulator", "output_digest", "run_simulator"]
@@ -51,36 +57,6 @@ _log = logging.getLogger(__name__)
 _CALLBACK_ATTEMPTS = 3
 # Apart, so the two systems' pull requests never share a number in one repository.
 _FIRST_PR_NUMBER = {System.TYPESCRIPT: 10_000, System.PYTHON: 50_000}
-
-
-def output_digest(*, repository: str, issue_number: int, success: bool) -> str:
-    """The simulated output's digest: the same for both systems on the same issue and outcome."""
-    outcome = "patch" if success else "failure"
-    return hashlib.sha256(f"{outcome}:{repository}#{issue_number}".encode()).hexdigest()
-
-
-@dataclass
-class _Job:
-    job: AgentJob
-    received: int = 1
-    acted: int = 0
-    status: str = "pending"  # pending, calling_back, completed, cancelled, callback_failed
-    success: bool | None = None
-    pr_number: int | None = None
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job.job_id,
-            "repository": self.job.repository,
-            "issue_number": self.job.issue_number,
-            "dry_run": self.job.dry_run,
-            "received": self.received,
-            "acted": self.acted,
-            "status": self.status,
-            "success": self.success,
-            "pr_number": self.pr_number,
-        }
 
 
 @dataclass
@@ -94,7 +70,7 @@ class _Simulator:
     healthy: bool = True
     accept_delay_ms: int = 0
     fail_status: int = 0
-    jobs: dict[str, _Job] = field(default_factory=dict)
+    jobs: dict[str, SimulatedJob] = field(default_factory=dict)
     next_pr: int = 0
 
     def config(self) -> dict[str, Any]:
@@ -107,7 +83,7 @@ class _Simulator:
             "fail_status": self.fail_status,
         }
 
-    async def run(self, record: _Job) -> None:
+    async def run(self, record: SimulatedJob) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.sleep(self.latency_ms / 1000)
@@ -175,8 +151,8 @@ def create_simulator(
 ) -> Starlette:
     """The simulator app. ``http`` (for the callbacks) is owned by the caller when given;
     otherwise the app's lifespan opens and closes its own."""
-    _check_rate(success_rate)
-    _check_latency(latency_ms)
+    check_rate(success_rate)
+    check_latency(latency_ms)
     rng = random.Random(seed)  # noqa: S311 -- a simulation's dice, not a secret
     sim = _Simulator(
         system, success_rate, latency_ms, agent_secret, rng, http, next_pr=_FIRST_PR_NUMBER[system]
@@ -195,7 +171,7 @@ def create_simulator(
         if known is not None:
             known.received += 1
         else:
-            record = sim.jobs[job.job_id] = _Job(job=job, acted=1)
+            record = sim.jobs[job.job_id] = SimulatedJob(job=job, acted=1)
             record.task = asyncio.create_task(sim.run(record), name=f"simulated job {job.job_id}")
         if sim.accept_delay_ms:
             await asyncio.sleep(sim.accept_delay_ms / 1000)
@@ -227,17 +203,17 @@ def create_simulator(
             if not isinstance(changes, dict):
                 raise ValueError("control body must be a JSON object")
             if "success_rate" in changes:
-                sim.success_rate = _check_rate(changes["success_rate"])
+                sim.success_rate = check_rate(changes["success_rate"])
             if "latency_ms" in changes:
-                sim.latency_ms = _check_latency(changes["latency_ms"])
+                sim.latency_ms = check_latency(changes["latency_ms"])
             if "healthy" in changes:
                 if not isinstance(changes["healthy"], bool):
                     raise ValueError("healthy must be true or false")
                 sim.healthy = changes["healthy"]
             if "accept_delay_ms" in changes:
-                sim.accept_delay_ms = _check_latency(changes["accept_delay_ms"], "accept_delay_ms")
+                sim.accept_delay_ms = check_latency(changes["accept_delay_ms"], "accept_delay_ms")
             if "fail_status" in changes:
-                sim.fail_status = _check_fail_status(changes["fail_status"])
+                sim.fail_status = check_fail_status(changes["fail_status"])
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(sim.config())
@@ -292,25 +268,3 @@ async def run_simulator(
     )
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", ws="none", log_level="info")
     await uvicorn.Server(config).serve()
-
-
-def _check_rate(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"success_rate must be a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-def _check_fail_status(value: object) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not (value == 0 or 400 <= value < 600)
-    ):
-        raise ValueError(f"fail_status must be 0 or an HTTP status from 400 to 599, got {value!r}")
-    return value
-
-
-def _check_latency(value: object, name: str = "latency_ms") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
