@@ -168,7 +168,7 @@ class Dispatcher:
                 owner_token=owner,
             )
         )
-        if stored.state is not JobState.PENDING:
+        if not stored.state.to_send:
             _log.info("job %s is already %s: not sent again", job_id, stored.state)
             return _Outcome(job_id, stored.state, stored.attempts)
         job = AgentJob.for_event(
@@ -194,7 +194,7 @@ class Dispatcher:
                 return _Outcome(job_id, JobState.COMPLETED, attempts)
             return _Outcome(job_id, JobState.PENDING, attempts, error)
         current = await self._jobs.get(job_id)
-        if current is None or current.state is JobState.PENDING:
+        if current is None or current.state.to_send:
             # not over a completion whose callback beat this line (a fast agent)
             await self._jobs.update(
                 job_id, JobState.DISPATCHED, attempts=attempts, owner_token=owner

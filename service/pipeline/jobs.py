@@ -26,7 +26,7 @@ __all__ = ["Job", "JobState", "JobStore", "job_id_for"]
 _TTL_SECONDS = 30 * 24 * 3600
 
 # KEYS: job, in-flight set of its issue. ARGV: job id, state, updated_at, attempts or '',
-# owner token or ''. Checks and writes in one step, so a completion and the dispatching
+# owner token or ''. Applies JobState.may_become in one step, so a completion and the dispatching
 # worker's DISPATCHED racing each other cannot move a finished job back. 1 if moved.
 _UPDATE = """
 local current = redis.call('HGET', KEYS[1], 'state')
@@ -60,6 +60,27 @@ class JobState(StrEnum):
     COMPLETED = "completed"  # the completion callback arrived
     CANCELLED = "cancelled"  # cancelled on rollback
     DEAD = "dead"  # gave up after the last retry; see the dead-letter stream
+
+    @property
+    def finished(self) -> bool:
+        """Completed or cancelled: the agent system is done with it, for good."""
+        return self in (JobState.COMPLETED, JobState.CANCELLED)
+
+    @property
+    def in_flight(self) -> bool:
+        """Pending or dispatched: listed in its issue's in-flight set, cancelled on rollback."""
+        return self in (JobState.PENDING, JobState.DISPATCHED)
+
+    @property
+    def to_send(self) -> bool:
+        """Only a pending job is sent (again, under its id); any other is not sent again."""
+        return self is JobState.PENDING
+
+    def may_become(self, new: JobState) -> bool:
+        """The job-state rule: a finished job never moves back to pending, dispatched or dead
+        (a replay may take a dead job back to pending). ``_UPDATE`` applies it atomically in
+        Redis; tests/pipeline/test_jobs.py checks the script against this for every pair."""
+        return not (self.finished and not new.finished)
 
 
 def job_id_for(delivery_id: str, system: System, *, dry_run: bool) -> str:

@@ -60,6 +60,23 @@ async def test_a_finished_job_is_never_moved_back(
     assert stored is not None and (stored.state, stored.attempts) == (finished, 0)
 
 
+@pytest.mark.parametrize("new", list(JobState))
+@pytest.mark.parametrize("current", list(JobState))
+async def test_the_update_script_applies_the_one_state_rule(
+    redis_client: Redis, prefix: str, current: JobState, new: JobState
+) -> None:
+    jobs = JobStore(redis_client, prefix=prefix)
+    job = await jobs.record(_job(50))
+    if current is not JobState.PENDING:
+        assert await jobs.update(job.job_id, current) is True
+    moved = await jobs.update(job.job_id, new)
+    assert moved is current.may_become(new)
+    stored = await jobs.get(job.job_id)
+    assert stored is not None and stored.state is (new if moved else current)
+    listed = [j.job_id for j in await jobs.in_flight(ISSUE)]
+    assert (job.job_id in listed) is stored.state.in_flight
+
+
 async def test_dead_goes_back_to_pending_for_a_replay_and_in_flight_again(
     redis_client: Redis, prefix: str
 ) -> None:
