@@ -187,3 +187,61 @@ def test_set_mode_to_emergency_rollback_is_refused() -> None:
     change = Change(ChangeKind.SET_MODE, mode=Mode.EMERGENCY_ROLLBACK)
     with pytest.raises(TransitionRefused, match="use rollback"):
         check_transition(state, change, actor=HUMAN, reason="x")
+
+
+# The refusals are shown as they are (CLI, dashboard); each says what to do instead.
+@pytest.mark.parametrize(
+    ("state", "change", "message"),
+    [
+        (
+            MigrationState(GR, 10, kill_switch=False),
+            Change(ChangeKind.LEAVE_ROLLBACK),
+            "not in emergency rollback",
+        ),
+        (
+            MigrationState(GR, 10, kill_switch=True),
+            Change(ChangeKind.LEAVE_ROLLBACK, mode=Mode.EMERGENCY_ROLLBACK),
+            "leaving emergency rollback needs a mode to go to",
+        ),
+        (
+            MigrationState(GR, 10, kill_switch=True),
+            Change(ChangeKind.SET_ROLLOUT, rollout=20),
+            "the kill switch is on: leave emergency rollback first (switchyard rollback --leave)",
+        ),
+        (
+            MigrationState(GR, 10, kill_switch=False),
+            Change(ChangeKind.SET_MODE, mode=Mode.EMERGENCY_ROLLBACK),
+            "use rollback to enter emergency rollback",
+        ),
+        (
+            MigrationState(GR, 10, kill_switch=False),
+            Change(ChangeKind.SET_MODE),
+            "use rollback to enter emergency rollback",
+        ),
+        (
+            MigrationState(PY, 10, kill_switch=False),
+            Change(ChangeKind.SET_MODE, mode=PAR),
+            "python_only -> parallel skips a step (allowed: gradual, typescript_only); "
+            "use --force with a reason to do it anyway",
+        ),
+        (
+            MigrationState(GR, 10, kill_switch=False),
+            Change(ChangeKind.SET_ROLLOUT, rollout=101),
+            "rollout must be 0..100, got 101",
+        ),
+    ],
+)
+def test_refusals_say_exactly_why(state: MigrationState, change: Change, message: str) -> None:
+    with pytest.raises(TransitionRefused) as caught:
+        check_transition(state, change, actor=HUMAN, reason="x")
+    assert str(caught.value) == message
+
+
+def test_a_missing_reason_is_refused_before_anything_else() -> None:
+    state = MigrationState(GR, 10, kill_switch=True)
+    with pytest.raises(TransitionRefused) as caught:
+        check_transition(state, Change(ChangeKind.SET_MODE, mode=PY), actor=WATCHDOG, reason="")
+    assert str(caught.value) == "a reason is required for every change"
+    with pytest.raises(TransitionRefused) as caught:
+        check_transition(state, Change(ChangeKind.SET_MODE, mode=PY), actor=WATCHDOG, reason="x")
+    assert str(caught.value) == "a watchdog may only roll back; ask a human"

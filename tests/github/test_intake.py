@@ -276,3 +276,85 @@ def test_routed_event_missing_a_field_is_refused_naming_it() -> None:
     body = _encode(payload)
     with pytest.raises(PayloadError, match=r"issue\.number"):
         _check(body, _headers(body))
+
+
+# Every refusal names the delivery (it is logged and answered with it), and says exactly why.
+# The messages are written from the module docstring's list of checks, not copied from the code.
+@pytest.mark.parametrize(
+    ("change", "kind", "message"),
+    [
+        (
+            {"X-Hub-Signature-256": None},
+            SignatureError,
+            "X-Hub-Signature-256 is missing",
+        ),
+        (
+            {"X-Hub-Signature-256": "sha1=abc=def"},
+            SignatureError,
+            "X-Hub-Signature-256 must use 'sha256=', not 'sha1'",
+        ),
+        (
+            {"X-Hub-Signature-256": "md5-or-something-long=" + "0" * 64},
+            SignatureError,
+            "X-Hub-Signature-256 must use 'sha256=', not 'md5-or-something'",
+        ),
+        (
+            {"X-Hub-Signature-256": "sha256=" + "g" * 64},
+            SignatureError,
+            "X-Hub-Signature-256 is not a hex SHA-256 digest",
+        ),
+        (
+            {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+            SignatureError,
+            "X-Hub-Signature-256 does not match the body",
+        ),
+        (
+            {"Content-Type": "text/plain"},
+            UnsupportedMediaType,
+            "Content-Type must be application/json, not 'text/plain'",
+        ),
+        (
+            {"Content-Type": None},
+            UnsupportedMediaType,
+            "Content-Type must be application/json, not ''",
+        ),
+        (
+            {"Content-Type": "text/" + "x" * 100},
+            UnsupportedMediaType,
+            "Content-Type must be application/json, not '" + ("text/" + "x" * 100)[:80] + "'",
+        ),
+        (
+            {"X-GitHub-Event": None},
+            PayloadError,
+            "X-GitHub-Event is missing or malformed",
+        ),
+    ],
+)
+def test_each_refusal_names_the_delivery_and_says_exactly_why(
+    change: dict[str, str | None], kind: type[SwitchyardError], message: str
+) -> None:
+    body = _encode(ISSUE_OPENED)
+    error = _refused(body, _headers(body, **{k.replace("-", "_"): v for k, v in change.items()}))
+    assert type(error) is kind
+    assert str(error) == message
+    assert error.delivery_id == DELIVERY
+
+
+def test_an_empty_secret_refusal_names_the_delivery() -> None:
+    body = _encode(ISSUE_OPENED)
+    with pytest.raises(SignatureError) as caught:
+        check_delivery(headers=_headers(body), body=body, secret=Secret(""))
+    assert str(caught.value) == "no secret is configured for X-Hub-Signature-256; refusing"
+    assert caught.value.delivery_id == DELIVERY
+
+
+def test_body_limit_and_encoding_refusals_say_why_and_name_the_delivery() -> None:
+    big = b" " * (MAX_BODY_BYTES + 1)
+    too_large = _refused(big, _headers(big))
+    assert str(too_large) == f"body is {MAX_BODY_BYTES + 1} bytes; the limit is {MAX_BODY_BYTES}"
+    assert too_large.delivery_id == DELIVERY
+    latin = '{"action": "opened", "x": "\xe9"}'.encode("latin-1")
+    not_utf8 = _refused(latin, _headers(latin))
+    assert isinstance(not_utf8, PayloadError)
+    assert str(not_utf8).startswith("body is not UTF-8: ")
+    assert not_utf8.delivery_id == DELIVERY

@@ -347,3 +347,89 @@ def test_the_drift_rule_fires_when_the_cusum_reaches_h_after_min_samples(
         assert verdict.evidence["statistic"] == statistic
         assert verdict.evidence["threshold"] == 7.25
         assert verdict.evidence["samples"] == 10
+
+
+# Boundaries written from the docstring: "each needs min_samples (30) on every side it reads".
+@pytest.mark.parametrize(
+    ("python", "rule", "metric"),
+    [
+        (SystemEvidence(success=Tally(0, 30)), Rule.FLOOR, Metric.SUCCESS_RATE),
+        (SystemEvidence(build=Tally(0, 30)), Rule.FLOOR, Metric.BUILD_SUCCESS),
+        (SystemEvidence(durations=Durations(30, 5_000.0, 30)), Rule.CEILING, Metric.DURATION_P50),
+    ],
+)
+def test_exactly_min_samples_is_enough_to_act(
+    python: SystemEvidence, rule: Rule, metric: Metric
+) -> None:
+    verdict = decide(_evidence(python, SystemEvidence()), POLICY)
+    _fails(verdict, rule, metric)
+    assert verdict.evidence["samples"] == 30
+
+
+def test_floor_and_ceiling_records_carry_their_thresholds() -> None:
+    floor = decide(_evidence(SystemEvidence(pr=Tally(0, 30)), SystemEvidence()), POLICY)
+    assert floor.evidence["threshold"] == 0.50
+    slow = Durations(30, 5_000.0, 30)
+    ceiling = decide(_evidence(SystemEvidence(durations=slow), SystemEvidence()), POLICY)
+    assert ceiling.evidence["threshold"] == 600.0
+    assert ceiling.evidence["share_above_ceiling"] == 1.0
+    low = ceiling.evidence["interval"][0]
+    assert ceiling.reasons == (f"python p50 duration above 600 s: share above in [{low:.3f}, 1]",)
+
+
+def test_the_comparison_needs_min_samples_on_both_sides_and_reads_every_rate() -> None:
+    python = SystemEvidence(success=Tally(29, 29), build=Tally(0, 30))
+    typescript = SystemEvidence(success=Tally(29, 29), build=Tally(30, 30))
+    verdict = decide(_evidence(python, typescript), Policy(build_floor=0.01))
+    # success: 29 on each side, too few; build at exactly 30 on each side is compared
+    assert verdict.rule is Rule.COMPARISON
+    assert verdict.evidence["metric"] == Metric.BUILD_SUCCESS.value
+    assert verdict.evidence["typescript_samples"] == 30
+
+
+def test_the_quiet_record_shows_pythons_success_rate_and_the_cusum() -> None:
+    drift = Drift(2.5, 40, Tally(1, 2), reference=0.8)
+    verdict = decide(_evidence(SystemEvidence(success=Tally(45, 50)), drift=drift), POLICY)
+    assert not verdict.rollback
+    evidence = verdict.evidence
+    assert (evidence["samples"], evidence["estimate"]) == (50, pytest.approx(0.9))
+    low, high = evidence["interval"]
+    assert 0 <= low < 0.9 < high <= 1
+    assert (evidence["drift_statistic"], evidence["drift_threshold"]) == (2.5, 7.25)
+
+
+def test_a_duration_at_the_ceiling_does_not_exceed_it() -> None:
+    assert Durations.from_seconds([600.0, 600.0, 601.0], ceiling=600.0).above_ceiling == 1
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        {"min_samples": 1},
+        {"health_check_limit": 1},
+        {"tightest_at": 1},
+        {"drift_threshold": 0.5},
+        {"duration_ceiling_seconds": 0.5},
+        {"margin": 0.0},
+        {"drift_reference_se": 0.0},
+    ],
+)
+def test_policy_accepts_the_edges_of_its_ranges(edge: dict[str, Any]) -> None:
+    assert dataclasses.replace(POLICY, **edge) is not None
+
+
+def test_track_caps_typescripts_reference_below_one() -> None:
+    perfect = Tally(10_000, 10_000)  # estimate 1.0 less one s.e. of 0.005: capped at 0.99
+    drift = track(Drift(), success=True, baseline=perfect, policy=POLICY)
+    assert drift.reference == pytest.approx(0.99)
+
+
+def test_track_starts_at_exactly_min_samples_and_keeps_its_reference_while_holding() -> None:
+    started = track(Drift(), success=False, baseline=Tally(27, 30), policy=POLICY)
+    assert started.reference is not None and started.statistic > 0
+    held = track(started, success=False, baseline=Tally(5, 30), policy=POLICY)  # too poor
+    assert (held.reference, held.statistic, held.observations) == (
+        started.reference,
+        started.statistic,
+        2,
+    )
