@@ -430,3 +430,112 @@ def test_issue_from_branch_never_raises_on_any_text(branch: str) -> None:
 def test_every_closing_keyword_links_its_issue(keyword: str, number: int, prefix: str) -> None:
     text = f"{prefix}{keyword.upper()} #{number}"
     assert closing_references(text, repository="o/r") == (number,)
+
+
+def _refusal(event: str, payload: object) -> PayloadError:
+    with pytest.raises(PayloadError) as caught:
+        parse_event(event=event, delivery_id="dlv-9", body=json.dumps(payload).encode())
+    assert caught.value.delivery_id == "dlv-9"  # logged and answered with the delivery
+    return caught.value
+
+
+_PULL: dict[str, Any] = {
+    "action": "closed",
+    "repository": {"full_name": "octo-org/octo-repo"},
+    "pull_request": {"number": 7, "merged": False, "head": {"ref": "fix-7"}, "body": None},
+}
+
+
+# Each refusal says which field is wrong and how, word for word: the sender reads it in the 400.
+@pytest.mark.parametrize(
+    ("event", "payload", "message"),
+    [
+        ("issues", [1, 2], "body is JSON list, not an object"),
+        (
+            "issues",
+            _issue_payload(action=None),
+            "issues payload: action is missing or not a string",
+        ),
+        ("issues", _issue_payload(issue=None), "issues payload: issue is missing or not an object"),
+        (
+            "issues",
+            _issue_payload(issue={"number": "x"}),
+            "issues payload: issue.number must be a positive integer, got 'x'",
+        ),
+        (
+            "issues",
+            _issue_payload(repository=None),
+            "issues payload: repository is missing or not an object",
+        ),
+        (
+            "issues",
+            _issue_payload(repository={"full_name": ""}),
+            "issues payload: repository.full_name is missing or not a non-empty string",
+        ),
+        (
+            "issues",
+            _issue_payload(repository={"full_name": "a/b/c"}),
+            "issues payload: repository.full_name is not owner/name: 'a/b/c'",
+        ),
+        (
+            "issues",
+            _issue_payload(repository={"full_name": "no-slash"}),
+            "issues payload: repository.full_name is not owner/name: 'no-slash'",
+        ),
+        (
+            "pull_request",
+            {**_PULL, "pull_request": {**_PULL["pull_request"], "head": None}},
+            "pull_request payload: pull_request.head is missing or not an object",
+        ),
+        (
+            "pull_request",
+            {**_PULL, "pull_request": {**_PULL["pull_request"], "head": {"ref": ""}}},
+            "pull_request payload: pull_request.head.ref is missing or not a non-empty string",
+        ),
+        (
+            "pull_request",
+            {**_PULL, "pull_request": {**_PULL["pull_request"], "number": 0}},
+            "pull_request payload: pull_request.number must be a positive integer, got 0",
+        ),
+        ("pull_request", {**_PULL, "pull_request": None}, None),
+    ],
+)
+def test_payload_refusals_name_the_field_word_for_word(
+    event: str, payload: object, message: str | None
+) -> None:
+    error = _refusal(event, payload)
+    if message is not None:
+        assert str(error) == message
+    else:
+        assert str(error) == "pull_request payload: pull_request is missing or not an object"
+
+
+def test_a_body_that_is_not_json_says_so_and_names_the_delivery() -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_event(event="issues", delivery_id="dlv-9", body=b"{nope")
+    assert str(caught.value).startswith("body is not JSON: ")
+    assert caught.value.delivery_id == "dlv-9"
+
+
+def test_a_parsed_issue_event_keeps_the_delivery_event_and_action() -> None:
+    parsed = parse_event(
+        event="issues", delivery_id="dlv-9", body=json.dumps(_issue_payload()).encode()
+    )
+    assert isinstance(parsed, IssueEvent)
+    assert (parsed.delivery_id, parsed.action) == ("dlv-9", "opened")
+    assert parsed.sender == "octocat"
+    assert parsed.labels == ("bug", "agent")
+
+
+def test_a_ping_keeps_its_zen_and_a_ping_without_one_has_none() -> None:
+    zen = parse_event(event="ping", delivery_id="p", body=b'{"zen": "Speak like a human."}')
+    assert zen == Ping(delivery_id="p", zen="Speak like a human.")
+    bare = parse_event(event="ping", delivery_id="p", body=b'{"zen": 5}')
+    assert bare == Ping(delivery_id="p", zen="")
+
+
+def test_an_ignored_issue_action_keeps_the_delivery_event_and_action() -> None:
+    body = json.dumps(_issue_payload(action="pinned")).encode()
+    ignored = parse_event(event="issues", delivery_id="dlv-9", body=body)
+    assert isinstance(ignored, Ignored)
+    assert (ignored.delivery_id, ignored.event, ignored.action) == ("dlv-9", "issues", "pinned")
