@@ -5,7 +5,7 @@ SWITCHYARD := $(VENV)/bin/switchyard
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := postgresql redis-server nodejs npm chromium fonts-dejavu-core prometheus
 
-.PHONY: help deps system-packages venv stack-up stack-down provision serve demo test lint bench clean
+.PHONY: help deps system-packages venv stack-up stack-down provision serve demo test lint bench mutation clean
 
 help:
 	@echo "make demo        the real stack and a scripted migration ending in a rollback (README)"
@@ -13,6 +13,7 @@ help:
 	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
 	@echo "make stack-down  stop what stack-up started"
 	@echo "make lint        ruff and mypy only"
+	@echo "make mutation   mutmut over the pure cores with their unit tests; score per module"
 	@echo "make bench       benchmarks on the real stack; results in bench/results/ (QUICK=1: shorter)"
 
 system-packages:
@@ -68,7 +69,13 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: deps lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term
+
+# Not part of `make test`: slow (README, "Mutation testing"). Starts from scratch every time.
+mutation: venv
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2 > .mutmut.log 2>&1 || (tail -50 .mutmut.log; exit 1)
+	$(PY) tests/mutation/report.py
 
 # QUICK=1: shorter runs and fewer samples (about a minute instead of three or four).
 bench: provision

@@ -4,7 +4,7 @@ Prints one line per module and ``mutation: killed=… total=… score=…`` over
 lists the survivors; exits 1 when a module scores below ``--target`` (0.9). A mutant counts as
 killed when a test failed (or timed out) with it; ``survived`` and ``no tests`` count against.
 Survivors that cannot be killed (equivalent mutants) are explained in ``survivors.md`` beside
-this file and counted as killed when they are listed there by name.
+this file and counted as killed when they are listed in its table of equivalents by name.
 """
 
 from __future__ import annotations
