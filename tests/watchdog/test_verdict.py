@@ -353,8 +353,8 @@ def test_the_drift_rule_fires_when_the_cusum_reaches_h_after_min_samples(
 @pytest.mark.parametrize(
     ("python", "rule", "metric"),
     [
-        (SystemEvidence(success=Tally(0, 30)), Rule.FLOOR, Metric.SUCCESS_RATE),
-        (SystemEvidence(build=Tally(0, 30)), Rule.FLOOR, Metric.BUILD_SUCCESS),
+        (SystemEvidence(success=Rate(0, 30)), Rule.FLOOR, Metric.SUCCESS_RATE),
+        (SystemEvidence(build=Rate(0, 30)), Rule.FLOOR, Metric.BUILD_SUCCESS),
         (SystemEvidence(durations=Durations(30, 5_000.0, 30)), Rule.CEILING, Metric.DURATION_P50),
     ],
 )
@@ -367,7 +367,7 @@ def test_exactly_min_samples_is_enough_to_act(
 
 
 def test_floor_and_ceiling_records_carry_their_thresholds() -> None:
-    floor = decide(_evidence(SystemEvidence(pr=Tally(0, 30)), SystemEvidence()), POLICY)
+    floor = decide(_evidence(SystemEvidence(pr=Rate(0, 30)), SystemEvidence()), POLICY)
     assert floor.evidence["threshold"] == 0.50
     slow = Durations(30, 5_000.0, 30)
     ceiling = decide(_evidence(SystemEvidence(durations=slow), SystemEvidence()), POLICY)
@@ -378,8 +378,8 @@ def test_floor_and_ceiling_records_carry_their_thresholds() -> None:
 
 
 def test_the_comparison_needs_min_samples_on_both_sides_and_reads_every_rate() -> None:
-    python = SystemEvidence(success=Tally(29, 29), build=Tally(0, 30))
-    typescript = SystemEvidence(success=Tally(29, 29), build=Tally(30, 30))
+    python = SystemEvidence(success=Rate(29, 29), build=Rate(0, 30))
+    typescript = SystemEvidence(success=Rate(29, 29), build=Rate(30, 30))
     verdict = decide(_evidence(python, typescript), Policy(build_floor=0.01))
     # success: 29 on each side, too few; build at exactly 30 on each side is compared
     assert verdict.rule is Rule.COMPARISON
@@ -388,8 +388,8 @@ def test_the_comparison_needs_min_samples_on_both_sides_and_reads_every_rate() -
 
 
 def test_the_quiet_record_shows_pythons_success_rate_and_the_cusum() -> None:
-    drift = Drift(2.5, 40, Tally(1, 2), reference=0.8)
-    verdict = decide(_evidence(SystemEvidence(success=Tally(45, 50)), drift=drift), POLICY)
+    drift = Drift(2.5, 40, Rate(1, 2), reference=0.8)
+    verdict = decide(_evidence(SystemEvidence(success=Rate(45, 50)), drift=drift), POLICY)
     assert not verdict.rollback
     evidence = verdict.evidence
     assert (evidence["samples"], evidence["estimate"]) == (50, pytest.approx(0.9))
@@ -419,15 +419,15 @@ def test_policy_accepts_the_edges_of_its_ranges(edge: dict[str, Any]) -> None:
 
 
 def test_track_caps_typescripts_reference_below_one() -> None:
-    perfect = Tally(10_000, 10_000)  # estimate 1.0 less one s.e. of 0.005: capped at 0.99
+    perfect = Rate(10_000, 10_000)  # estimate 1.0 less one s.e. of 0.005: capped at 0.99
     drift = track(Drift(), success=True, baseline=perfect, policy=POLICY)
     assert drift.reference == pytest.approx(0.99)
 
 
 def test_track_starts_at_exactly_min_samples_and_keeps_its_reference_while_holding() -> None:
-    started = track(Drift(), success=False, baseline=Tally(27, 30), policy=POLICY)
+    started = track(Drift(), success=False, baseline=Rate(27, 30), policy=POLICY)
     assert started.reference is not None and started.statistic > 0
-    held = track(started, success=False, baseline=Tally(5, 30), policy=POLICY)  # too poor
+    held = track(started, success=False, baseline=Rate(5, 30), policy=POLICY)  # too poor
     assert (held.reference, held.statistic, held.observations) == (
         started.reference,
         started.statistic,
