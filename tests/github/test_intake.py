@@ -334,7 +334,8 @@ def test_each_refusal_names_the_delivery_and_says_exactly_why(
     change: dict[str, str | None], kind: type[SwitchyardError], message: str
 ) -> None:
     body = _encode(ISSUE_OPENED)
-    error = _refused(body, _headers(body, **{k.replace("-", "_"): v for k, v in change.items()}))
+    headers: dict[str, str | None] = {**_headers(body), **change}
+    error = _refused(body, {name: value for name, value in headers.items() if value is not None})
     assert type(error) is kind
     assert str(error) == message
     assert error.delivery_id == DELIVERY
