@@ -460,7 +460,7 @@ _PULL: dict[str, Any] = {
         (
             "issues",
             _issue_payload(issue={"number": "x"}),
-            "issues payload: issue.number must be a positive integer, got 'x'",
+            "issues payload: issue.number must be a whole number 1..2147483647, got 'x'",
         ),
         (
             "issues",
@@ -475,7 +475,7 @@ _PULL: dict[str, Any] = {
         (
             "issues",
             _issue_payload(repository={"full_name": "a/b/c"}),
-            "issues payload: repository.full_name is not owner/name: 'a/b/c'",
+            "issues payload: repository.full_name has a name GitHub does not allow: 'a/b/c'",
         ),
         (
             "issues",
@@ -495,7 +495,7 @@ _PULL: dict[str, Any] = {
         (
             "pull_request",
             {**_PULL, "pull_request": {**_PULL["pull_request"], "number": 0}},
-            "pull_request payload: pull_request.number must be a positive integer, got 0",
+            "pull_request payload: pull_request.number must be a whole number 1..2147483647, got 0",
         ),
         ("pull_request", {**_PULL, "pull_request": None}, None),
     ],
