@@ -25,7 +25,7 @@ from flags.model import System
 from flags.provision import provision
 from service.cli.output import CommandError, load_settings, positive_int
 from service.devtools.child_processes import ChildExited, ChildProcesses, free_port
-from service.devtools.demo import Demo, DemoFailed, DemoPlan
+from service.devtools.demo import FLAG_POLL_SECONDS, Demo, DemoFailed, DemoPlan
 from service.devtools.redis_prefix import delete_prefix
 from service.devtools.webhook_sender import WebhookSender
 from service.keys import Keys
@@ -90,7 +90,7 @@ async def _demo(args: argparse.Namespace) -> int:
         **os.environ,
         "SWITCHYARD_TYPESCRIPT_URL": agent_urls[System.TYPESCRIPT],
         "SWITCHYARD_PYTHON_URL": agent_urls[System.PYTHON],
-        "SWITCHYARD_FLAG_REFRESH_SECONDS": "1",
+        "SWITCHYARD_FLAG_REFRESH_SECONDS": str(FLAG_POLL_SECONDS),
     }
     rates = {System.TYPESCRIPT: plan.typescript_success, System.PYTHON: plan.python_success}
     async with (

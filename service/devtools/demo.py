@@ -37,7 +37,9 @@ from service.devtools.webhook_sender import (
 from service.errors import DemoFailed
 from service.migration.control import MigrationControl
 
-__all__ = ["Demo", "DemoFailed", "DemoPlan", "DemoReport"]
+__all__ = ["FLAG_POLL_SECONDS", "Demo", "DemoFailed", "DemoPlan", "DemoReport"]
+
+FLAG_POLL_SECONDS = 1  # how often the demo's processes poll Unleash
 
 DEMO_ACTOR = Actor(name="demo", kind=ActorKind.HUMAN, source="demo")
 
@@ -101,6 +103,25 @@ class Demo:
             self._sent_shadow += shadow
             await asyncio.sleep(self._plan.pace_seconds)
 
+    async def _propagated(self, mode: Mode, percentage: int | None) -> None:
+        """Wait until the service routes with the new flags, then one more poll of every process.
+
+        The change is broadcast at once, but a loaded worker may still route the next event
+        with the flags it held; the demo's processes also poll every second, so two seconds
+        after the service shows the change every worker has fetched it too.
+        """
+        deadline = time.monotonic() + self._plan.settle_seconds
+        while True:
+            status = await self.status()
+            if status.get("mode") == mode.value and (
+                percentage is None or status.get("rollout_percentage") == percentage
+            ):
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"the service does not route with mode {mode.value} yet")
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(2 * FLAG_POLL_SECONDS)
+
     async def _settled(self) -> dict[str, Any]:
         """Wait until every acting (and shadow) job sent so far has completed."""
         deadline = time.monotonic() + self._plan.settle_seconds
@@ -129,6 +150,7 @@ class Demo:
             await self._control.set_mode(mode, actor=DEMO_ACTOR, reason=f"demo: {title}")
         if percentage is not None:
             await self._control.set_rollout(percentage, actor=DEMO_ACTOR, reason=f"demo: {title}")
+        await self._propagated(mode, percentage)
         before = (await self.status())["routing"]
         self._say(f"\n== phase {title}: sending {plan.issues_per_phase} new issues")
         await self._send_issues(plan.issues_per_phase, shadow=mode is Mode.PARALLEL)
