@@ -243,6 +243,9 @@ async def action(request: Request) -> Response:
             admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix
         )
         result = await perform(control, name, form, actor=caller.actor)
+        # The page shows the flags this process routes with: fetch them now rather than when
+        # the broadcast's refetch happens to finish, so the page after the action is current.
+        await runtime.provider.refresh()
         text = describe(name, result)
     except ActionInvalid as invalid:
         kind, status_code, text = "refused", 400, f"Refused: {invalid}"
