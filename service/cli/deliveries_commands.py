@@ -23,9 +23,10 @@ from redis.asyncio import Redis
 
 from service.cli.output import emit, load_settings
 from service.github.api.client import GitHubClient
-from service.github.reconciler import Lease, Reconciler, RunReport, reconcile_periodically
+from service.github.reconciler import Reconciler, RunReport, reconcile_periodically
 from service.github.reconciler.ledger import leader_key
 from service.github.reconciler.plan import parse_time
+from service.leases import Lease
 from service.settings import Settings, SettingsError
 
 __all__ = ["register", "report_text"]

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from flags.model import System
 from service.keys import Keys
+from service.leases import Lease
 from service.runtime import Runtime
 from service.system_kinds import AgentKind
 
@@ -37,13 +38,6 @@ __all__ = ["HealthMonitor", "monitor_for", "probe_http", "read_health", "recorde
 _log = logging.getLogger("switchyard.health")
 _HISTORY = 1000
 
-# KEYS: the lease. ARGV: holder, ttl ms. 1 when ARGV[1] holds it (renewed), else 0.
-_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-"""
 COMPONENTS = ("typescript", "python", "unleash", "redis")
 
 
@@ -83,8 +77,9 @@ class HealthMonitor:
         self._http = http
         self._keys = Keys(prefix)
         self._urls = urls  # typescript, python, unleash -> base URL
-        self._holder = uuid.uuid4().hex
-        self._lease = redis.register_script(_LEASE)
+        self._lease = Lease(
+            redis, key=self._keys.health_lease, holder=uuid.uuid4().hex, ttl_seconds=25.0
+        )
 
     async def _probe_redis(self) -> dict[str, Any]:
         try:
@@ -128,8 +123,7 @@ class HealthMonitor:
     async def tick(self, *, interval_seconds: float = 10.0) -> dict[str, dict[str, Any]] | None:
         """One round at the monitors' cadence: probe and record if this monitor holds the
         lease (taking it when it is free), else nothing (another monitor probes): None."""
-        ttl_ms = max(1, round(interval_seconds * 2500))
-        if not await self._lease(keys=[self._keys.health_lease], args=[self._holder, ttl_ms]):
+        if not await self._lease.acquire(ttl_seconds=interval_seconds * 2.5):
             return None
         return await self.check()
 

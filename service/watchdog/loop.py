@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from flags.errors import UnleashError
 from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.keys import Keys
+from service.leases import Lease
 from service.migration.control import MigrationControl, NotProvisioned
 from service.notify.outbox import Notification, Outbox
 from service.outcomes.recorder import stream_fields
@@ -42,13 +43,6 @@ from service.watchdog.verdict import Policy, Verdict, decide
 __all__ = ["Watchdog", "WatchdogConfig", "describe_state"]
 
 _log = logging.getLogger("switchyard.watchdog")
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-"""
 
 
 def describe_state(raw: dict[str, str], *, now: float) -> dict[str, str]:
@@ -99,14 +93,14 @@ class Watchdog:
         self._prefix = prefix
         self._keys = Keys(prefix)
         self.config = config
-        self._lease = redis.register_script(_RENEW)
+        self._lease = Lease(
+            redis,
+            key=self._keys.watchdog_lease,
+            holder=config.name,
+            ttl_seconds=config.interval_seconds * 3,
+        )
         self.state_key = self._keys.watchdog_state
         self.fold = EvidenceFold(redis, prefix=prefix, policy=config.policy)
-
-    async def _leader(self) -> bool:
-        ttl_ms = int(self.config.interval_seconds * 3000)
-        held = await self._lease(keys=[self._keys.watchdog_lease], args=[self.config.name, ttl_ms])
-        return bool(held)
 
     async def _python_health_failures(self) -> int:
         """Python's consecutive failed health checks, as the health monitor recorded them."""
@@ -114,7 +108,7 @@ class Watchdog:
 
     async def tick(self) -> Verdict | None:
         """One round; None when another watchdog holds the lease."""
-        if not await self._leader():
+        if not await self._lease.acquire():
             return None
         health_failures = await self._python_health_failures()
         fold = await self.fold.advance()

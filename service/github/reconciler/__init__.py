@@ -1,6 +1,5 @@
 """The delivery reconciler: what GitHub failed to deliver to Switchyard, redelivered."""
 
-from service.github.reconciler.lease import Lease
 from service.github.reconciler.ledger import COUNTERS, Ledger
 from service.github.reconciler.loop import reconcile_periodically
 from service.github.reconciler.run import HookReport, Reconciler, RunReport
@@ -8,7 +7,6 @@ from service.github.reconciler.run import HookReport, Reconciler, RunReport
 __all__ = [
     "COUNTERS",
     "HookReport",
-    "Lease",
     "Ledger",
     "Reconciler",
     "RunReport",

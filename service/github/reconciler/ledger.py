@@ -12,7 +12,7 @@ Keys (:mod:`service.keys`):
                                        each event once however many runs see it (4 days)
 ``Keys.reconciler_claim(guid)``        a redelivery under way (10 minutes): two reconcilers
                                        (the periodic one, an operator's) never both ask
-``Keys.reconciler_leader``             the lease of the periodic reconciler (:mod:`.lease`)
+``Keys.reconciler_leader``             the lease of the periodic reconciler (:mod:`service.leases`)
 =====================================  ======================================================
 
 Reads for the dashboard and ``/metrics`` are two: the counters hash and the last report.

@@ -1,6 +1,6 @@
 """The reconciler every N seconds, on one process at a time (``deliveries reconcile --every``).
 
-Every process runs the loop; each round, the one holding the lease (:mod:`.lease`, a TTL of
+Every process runs the loop; each round, the one holding the lease (:mod:`service.leases`, a TTL of
 three rounds, at least a minute) runs :meth:`~service.github.reconciler.run.Reconciler.run`,
 the others wait for the next round. A run that fails (Redis down, say) is logged and retried
 next round; the loop ends when ``stop`` is set, and gives the lease up.
@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from service.github.reconciler.lease import Lease
 from service.github.reconciler.run import Reconciler, RunReport
+from service.leases import Lease
 
 __all__ = ["reconcile_periodically"]
 

@@ -1,3 +1,5 @@
+"""The periodic reconciler: one process reconciles each round, another takes over."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,32 +8,13 @@ import pytest
 from redis.asyncio import Redis
 
 from service.github.api.hooks import parse_hook
-from service.github.reconciler import Lease, Reconciler, reconcile_periodically
+from service.github.reconciler import Reconciler, reconcile_periodically
 from service.github.reconciler.ledger import leader_key
+from service.leases import Lease
 from tests.pipeline.test_worker import eventually
 from tests.standin import github_client, running_standin, token_credentials
 
 pytestmark = pytest.mark.integration
-
-
-async def test_one_holder_at_a_time_until_it_lets_go(prefix: str, redis_client: Redis) -> None:
-    key = leader_key(prefix)
-    first = Lease(redis_client, key=key, holder="a", ttl_seconds=30)
-    second = Lease(redis_client, key=key, holder="b", ttl_seconds=30)
-    assert await first.acquire()
-    assert not await second.acquire()
-    assert await first.acquire()  # renewed
-    await second.release()  # not b's to release
-    assert await first.holder_now() == "a"
-    await first.release()
-    assert await second.acquire()
-
-
-async def test_a_dead_holders_lease_runs_out(prefix: str, redis_client: Redis) -> None:
-    key = leader_key(prefix)
-    assert await Lease(redis_client, key=key, holder="a", ttl_seconds=0.05).acquire()
-    await asyncio.sleep(0.1)
-    assert await Lease(redis_client, key=key, holder="b", ttl_seconds=30).acquire()
 
 
 async def test_only_the_leader_reconciles_and_another_takes_over_when_it_stops(
