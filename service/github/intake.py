@@ -9,9 +9,11 @@
 4. ``X-GitHub-Event`` and ``X-GitHub-Delivery`` are present (:class:`PayloadError`, 400);
 5. the body is a UTF-8 JSON object with what the event needs (:class:`PayloadError`, 400).
 
-It returns :class:`Accepted` for the deliveries the worker acts on (routed ``issues``, closed
-pull requests, completed checks), :class:`Ping` for GitHub's hello and :class:`Ignored` for
-everything else. The HTTP adapter is :mod:`service.web.webhooks`.
+Steps 1-4 are :func:`verify_delivery`, shared with a GitHub App's own hook
+(:mod:`service.agents.github_app.intake`). :func:`check_delivery` returns :class:`Accepted` for
+the deliveries the worker acts on (routed ``issues``, closed pull requests, completed checks),
+:class:`Ping` for GitHub's hello and :class:`Ignored` for everything else. The HTTP adapter is
+:mod:`service.web.webhooks`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ __all__ = [
     "EVENT_HEADER",
     "MAX_BODY_BYTES",
     "Accepted",
+    "Verified",
     "check_delivery",
+    "verify_delivery",
 ]
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
@@ -57,12 +61,19 @@ class Accepted:
     parsed: IssueEvent | PullRequestClosed | CheckCompleted
 
 
-def check_delivery(
-    *, headers: Mapping[str, str], body: bytes, secret: Secret
-) -> Accepted | Ping | Ignored:
-    """Check one delivery; raise a :class:`~service.errors.SwitchyardError` if it is refused.
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A delivery whose size, signature, content type and GitHub headers passed."""
 
-    Header names are matched case-insensitively (the first of repeated headers counts).
+    delivery_id: str
+    event: str
+    headers: Mapping[str, str]  # lower-cased names; the first of repeated headers counts
+    content_type: str
+
+
+def verify_delivery(*, headers: Mapping[str, str], body: bytes, secret: Secret) -> Verified:
+    """Checks 1-4 of the module's list; raise a :class:`~service.errors.SwitchyardError` if
+    refused. Header names are matched case-insensitively (the first of repeated headers counts).
     """
     given = _lowercase(headers)
     delivery_id = _token(given, DELIVERY_HEADER)  # unverified until the signature passes
@@ -87,14 +98,23 @@ def check_delivery(
         raise PayloadError(f"{EVENT_HEADER} is missing or malformed", delivery_id=delivery_id)
     if delivery_id is None:
         raise PayloadError(f"{DELIVERY_HEADER} is missing or malformed")
+    return Verified(delivery_id=delivery_id, event=event, headers=given, content_type=content_type)
+
+
+def check_delivery(
+    *, headers: Mapping[str, str], body: bytes, secret: Secret
+) -> Accepted | Ping | Ignored:
+    """Check one delivery; raise a :class:`~service.errors.SwitchyardError` if it is refused."""
+    verified = verify_delivery(headers=headers, body=body, secret=secret)
+    delivery_id = verified.delivery_id
     try:
         body.decode("utf-8")  # json.loads would also take UTF-16 and UTF-32; the stream would not
     except UnicodeDecodeError as error:
         raise PayloadError(f"body is not UTF-8: {error}", delivery_id=delivery_id) from None
-    parsed = parse_event(event=event, delivery_id=delivery_id, body=body)
+    parsed = parse_event(event=verified.event, delivery_id=delivery_id, body=body)
     if isinstance(parsed, Ping | Ignored):
         return parsed
-    return Accepted(delivery_id=delivery_id, event=event, parsed=parsed)
+    return Accepted(delivery_id=delivery_id, event=verified.event, parsed=parsed)
 
 
 def _lowercase(headers: Mapping[str, str]) -> dict[str, str]:

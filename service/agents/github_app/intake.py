@@ -1,10 +1,11 @@
 """A GitHub App's delivery at ``POST /webhooks/github/{system}``: a pure function of (headers,
 raw body, the App's secret).
 
-:func:`check_app_delivery` checks what :func:`service.github.intake.check_delivery` checks
-(size, ``X-Hub-Signature-256`` over the raw bytes before anything is parsed, JSON content type,
-``X-GitHub-Event`` and ``X-GitHub-Delivery``, a UTF-8 JSON object) and what the gate needs to
-decide (:func:`~service.agents.github_app.subject.subject_of`), and keeps the headers that are
+:func:`check_app_delivery` checks what Switchyard's own hook checks, with the same
+:func:`service.github.intake.verify_delivery` (size, ``X-Hub-Signature-256`` over the raw bytes
+before anything is parsed, JSON content type, ``X-GitHub-Event`` and ``X-GitHub-Delivery``),
+then a UTF-8 JSON object and what the gate needs to decide
+(:func:`~service.agents.github_app.subject.subject_of`), and keeps the headers that are
 forwarded to the App as GitHub sent them: every ``X-GitHub-*`` header (event, delivery, hook id,
 installation target id and type, ...) and ``Content-Type``. Unlike Switchyard's own hook, every
 event is taken (an App needs its ``installation`` and ``ping`` events too).
@@ -17,14 +18,12 @@ from dataclasses import dataclass
 
 from flags.secret import Secret
 from service.agents.github_app.subject import Subject, subject_of
-from service.errors import PayloadError, PayloadTooLarge, UnsupportedMediaType
-from service.github.intake import DELIVERY_HEADER, EVENT_HEADER, MAX_BODY_BYTES
-from service.github.signature import GITHUB_SIGNATURE_HEADER, verify_signature
+from service.errors import PayloadError
+from service.github.intake import verify_delivery
 from service.json_input import load_json
 
 __all__ = ["AppDelivery", "canonical_header", "check_app_delivery"]
 
-_JSON = "application/json"
 _KEPT_PREFIX = "x-github-"
 _MAX_KEPT = 32  # GitHub sends about six; more is not GitHub
 _TOKEN_CHARS = frozenset(chr(code) for code in range(0x21, 0x7F))
@@ -48,36 +47,14 @@ def canonical_header(name: str) -> str:
 
 def check_app_delivery(*, headers: Mapping[str, str], body: bytes, secret: Secret) -> AppDelivery:
     """Check one App delivery; raise a :class:`~service.errors.SwitchyardError` if refused."""
-    given: dict[str, str] = {}
-    for name, value in headers.items():
-        given.setdefault(name.lower(), value)
-    delivery_id = _token(given.get(DELIVERY_HEADER.lower(), ""))
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", delivery_id=delivery_id
-        )
-    verify_signature(
-        secret=secret,
-        body=body,
-        header=given.get(GITHUB_SIGNATURE_HEADER.lower()),
-        delivery_id=delivery_id,
-    )
-    content_type = given.get("content-type", "")
-    if content_type.partition(";")[0].strip().lower() != _JSON:
-        raise UnsupportedMediaType(
-            f"Content-Type must be {_JSON}, not {content_type[:80]!r}", delivery_id=delivery_id
-        )
-    event = _token(given.get(EVENT_HEADER.lower(), ""))
-    if event is None:
-        raise PayloadError(f"{EVENT_HEADER} is missing or malformed", delivery_id=delivery_id)
-    if delivery_id is None:
-        raise PayloadError(f"{DELIVERY_HEADER} is missing or malformed")
+    verified = verify_delivery(headers=headers, body=body, secret=secret)
+    delivery_id, event, content_type = verified.delivery_id, verified.event, verified.content_type
     payload = load_json(body, delivery_id=delivery_id)
     if not isinstance(payload, dict):
         raise PayloadError("body is not a JSON object", delivery_id=delivery_id)
     kept = [
         (canonical_header(name), value)
-        for name, value in given.items()
+        for name, value in verified.headers.items()
         if name.startswith(_KEPT_PREFIX) and _TOKEN_CHARS.issuperset(value.replace(" ", ""))
     ]
     if len(kept) > _MAX_KEPT:
@@ -89,8 +66,3 @@ def check_app_delivery(*, headers: Mapping[str, str], body: bytes, secret: Secre
         subject=subject_of(event=event, delivery_id=delivery_id, payload=payload),
         headers=tuple(sorted(kept)),
     )
-
-
-def _token(value: str) -> str | None:
-    value = value.strip()
-    return value if 0 < len(value) <= 128 and _TOKEN_CHARS.issuperset(value) else None
