@@ -86,6 +86,7 @@ def auth(redis_client: Redis, prefix: str) -> DashboardAuth:
 
 
 @pytest.mark.integration
+@pytest.mark.integration
 async def test_login_needs_the_right_token(auth: DashboardAuth) -> None:
     assert await auth.login("wrong", "alice") is None
     assert await auth.login("", "alice") is None
@@ -97,6 +98,7 @@ async def test_login_needs_the_right_token(auth: DashboardAuth) -> None:
     assert found.csrf_token == session.csrf_token
 
 
+@pytest.mark.integration
 @pytest.mark.integration
 async def test_session_caller_needs_origin_and_csrf(auth: DashboardAuth) -> None:
     opened = await auth.login(TOKEN.reveal(), "alice")
@@ -132,6 +134,7 @@ async def test_session_caller_needs_origin_and_csrf(auth: DashboardAuth) -> None
 
 
 @pytest.mark.integration
+@pytest.mark.integration
 async def test_logout_ends_the_session(auth: DashboardAuth) -> None:
     opened = await auth.login(TOKEN.reveal(), "alice")
     assert opened is not None
@@ -146,6 +149,7 @@ async def test_logout_ends_the_session(auth: DashboardAuth) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.integration
 async def test_bearer_token(auth: DashboardAuth) -> None:
     caller = await auth.authorize(
         _request({"Authorization": f"Bearer {TOKEN.reveal()}"}), {"actor": "ci-bot"}
@@ -158,6 +162,7 @@ async def test_bearer_token(auth: DashboardAuth) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.integration
 async def test_without_an_admin_token_everything_is_read_only(
     redis_client: Redis, prefix: str
 ) -> None:
@@ -169,6 +174,7 @@ async def test_without_an_admin_token_everything_is_read_only(
     assert raised.value.status_code == 403
 
 
+@pytest.mark.integration
 @pytest.mark.integration
 async def test_flash_is_shown_once(auth: DashboardAuth) -> None:
     opened = await auth.login(TOKEN.reveal(), "alice")
@@ -184,6 +190,7 @@ def _tampered(token: str) -> str:
     return token[:-1] + ("1" if token.endswith("0") else "0")
 
 
+@pytest.mark.integration
 async def test_the_origin_check_trusts_the_configured_url_not_the_host_header(
     auth: DashboardAuth,
 ) -> None:

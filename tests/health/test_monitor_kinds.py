@@ -18,8 +18,6 @@ from service.settings import Settings
 from service.system_kinds import AgentKind, SystemSettings
 from tests.devtools.test_simulator import serve
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def app_url() -> AsyncIterator[str]:
@@ -35,6 +33,7 @@ async def test_an_apps_endpoint_is_healthy_when_it_answers_below_500(app_url: st
     assert (up["healthy"], down["healthy"], job_api["healthy"]) == (True, False, False)
 
 
+@pytest.mark.integration
 async def test_the_monitor_probes_each_system_by_its_kind(
     settings: Settings, prefix: str, app_url: str
 ) -> None:

@@ -31,8 +31,6 @@ from service.notify.senders import (
     verify,
 )
 
-pytestmark = pytest.mark.integration
-
 SECRET = Secret("s3cret")
 
 
@@ -108,6 +106,7 @@ def _event(kind: str = "plan_advanced") -> Notification:
     return Notification(kind, "plan advanced 10 -> 25 %", "plan p1 (started by alice)", {"step": 1})
 
 
+@pytest.mark.integration
 async def test_each_event_reaches_each_receiver_once_under_retries_and_repeats(
     receiver: tuple[Receiver, str], redis_client: Redis, prefix: str, http: httpx.AsyncClient
 ) -> None:
@@ -134,6 +133,7 @@ async def test_each_event_reaches_each_receiver_once_under_retries_and_repeats(
     assert states["webhook"]["event"]["kind"] == "plan_advanced"
 
 
+@pytest.mark.integration
 async def test_two_senders_at_once_deliver_each_event_once(
     receiver: tuple[Receiver, str], redis_client: Redis, prefix: str, http: httpx.AsyncClient
 ) -> None:
@@ -148,6 +148,7 @@ async def test_two_senders_at_once_deliver_each_event_once(
     assert own.accepted == Counter({event.id: 1 for event in events})
 
 
+@pytest.mark.integration
 async def test_a_receiver_that_is_down_fails_fast_and_gives_up_in_the_end(
     redis_client: Redis, prefix: str, http: httpx.AsyncClient
 ) -> None:

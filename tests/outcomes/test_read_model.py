@@ -41,8 +41,6 @@ from service.outcomes.records import (
 from service.pipeline.jobs import Job, JobState, job_id_for
 from service.settings import Settings
 
-pytestmark = pytest.mark.integration
-
 DAY = 86400
 
 
@@ -173,6 +171,7 @@ async def _check(settings: Settings, history: list[Event], epoch: float) -> None
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.integration
 @given(history=st.lists(events, max_size=40), epoch=st.floats(0, 1))
 def test_windows_and_trends_equal_a_full_scan(
     settings: Settings, history: list[Event], epoch: float
@@ -180,6 +179,7 @@ def test_windows_and_trends_equal_a_full_scan(
     asyncio.run(_check(settings, history, epoch))
 
 
+@pytest.mark.integration
 async def test_a_corrupt_bucket_is_rebuilt_from_the_streams(
     redis_client: Redis, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,9 +20,8 @@ from service.runtime import open_runtime
 from service.settings import Settings
 from tests.conftest import InProcessService, record_completion
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 async def test_status_shows_state_owners_health_and_comparison(
     edge: InProcessService, flags_reset: UnleashAdmin
 ) -> None:
@@ -78,6 +77,7 @@ async def test_status_shows_state_owners_health_and_comparison(
         assert line in metrics.text, line
 
 
+@pytest.mark.integration
 async def test_window_must_be_known(edge: InProcessService) -> None:
     response = await edge.client.get("/migration/status?window=1y")
     assert response.status_code == 400
@@ -97,6 +97,7 @@ def test_newcombe_difference_contains_the_estimate() -> None:
     assert compare(Rate(0, 0), Rate(1, 2)) == {"difference": None, "ci95": None}
 
 
+@pytest.mark.integration
 async def test_last_n_window_reads_the_newest_rows(edge: InProcessService) -> None:
     for number in range(1, 6):
         await record_completion(
@@ -107,6 +108,7 @@ async def test_last_n_window_reads_the_newest_rows(edge: InProcessService) -> No
     assert metrics[System.PYTHON].success == Rate(2, 2)
 
 
+@pytest.mark.integration
 async def test_health_monitor_records_every_component(edge: InProcessService) -> None:
     runtime = edge.runtime
     monitor = monitor_for(runtime)
@@ -120,6 +122,7 @@ async def test_health_monitor_records_every_component(edge: InProcessService) ->
     assert status["health_history"]["redis"]["healthy"] is True
 
 
+@pytest.mark.integration
 async def test_status_reads_recorded_health_and_routed_flags_never_probes(
     settings: Settings, prefix: str, flags_reset: UnleashAdmin
 ) -> None:
@@ -146,6 +149,7 @@ async def test_status_reads_recorded_health_and_routed_flags_never_probes(
     assert status["kill_switch"] is True and status["mode"] == "emergency_rollback"
 
 
+@pytest.mark.integration
 async def test_metrics_can_require_a_bearer_token(settings: Settings, prefix: str) -> None:
     token = Secret("scrape-me-0123456789")
     own = dataclasses.replace(settings, redis_prefix=prefix, metrics_token=token)

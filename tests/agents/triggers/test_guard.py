@@ -21,8 +21,6 @@ from service.system_kinds import AgentKind
 from tests.pipeline.test_worker import FAST, drained, eventually, make_worker, running, set_mode
 from tests.standin import app_credentials, github_client, running_standin
 
-pytestmark = pytest.mark.integration
-
 REPO = "acme/triggered"
 TRIGGERS = {System.TYPESCRIPT: "legacy-bot", System.PYTHON: "fix-me"}
 
@@ -64,6 +62,7 @@ def labels(standin: Standin, number: int) -> list[str]:
     return standin.issues.issue(REPO, number).labels
 
 
+@pytest.mark.integration
 async def test_triggers_follow_the_owner_and_foreign_ones_are_removed_and_audited(
     runtime: Runtime, flags_reset: UnleashAdmin
 ) -> None:
