@@ -8,7 +8,7 @@ APT_PACKAGES := postgresql redis-server nodejs npm chromium fonts-dejavu-core pr
 .PHONY: help deps system-packages venv stack-up stack-down provision serve demo test lint bench mutation clean
 
 help:
-	@echo "make demo        the real stack and a scripted migration ending in a rollback (README)"
+	@echo "make demo        the real stack and a rollout plan: advances on evidence, then a rollback (README)"
 	@echo "make test        lint, type-check and the test suite against the real servers"
 	@echo "make stack-up    start PostgreSQL, Redis and Unleash on loopback; write .stack/env"
 	@echo "make stack-down  stop what stack-up started"

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable
@@ -23,13 +24,20 @@ from redis.asyncio import Redis
 
 from flags.model import System
 from flags.provision import provision
+from flags.secret import Secret
 from service.cli.output import CommandError, load_settings, positive_int
 from service.devtools.child_processes import ChildExited, ChildProcesses, free_port
 from service.devtools.demo import FLAG_POLL_SECONDS, Demo, DemoFailed, DemoPlan
+from service.devtools.demo_traffic import Traffic
+from service.devtools.notify_receiver import NotificationReceiver, serve_receiver
 from service.devtools.redis_prefix import delete_prefix
-from service.devtools.webhook_sender import WebhookSender
+from service.devtools.webhook_sender import WebhookSender as GitHubSender
 from service.keys import Keys
 from service.migration.control import MigrationControl
+from service.notify.outbox import Outbox
+from service.notify.senders import WebhookSender
+from service.plan.errors import PlanInvalid
+from service.plan.store import PlanStore
 from service.runtime import unleash_admin
 from service.settings import Settings, SettingsError
 
@@ -72,6 +80,28 @@ def _narrator(*, to_stderr: bool) -> Callable[[str], None]:
     return say
 
 
+def _plan(args: argparse.Namespace) -> DemoPlan:
+    try:
+        steps = tuple(int(part) for part in args.steps.split(","))
+    except ValueError:
+        raise CommandError(f"--steps: percentages like 10,25,50, got {args.steps!r}") from None
+    plan = DemoPlan(
+        steps=steps,
+        degrade_at=args.degrade_at,
+        dwell_seconds=args.dwell,
+        batch=args.batch,
+        pace_seconds=args.pace,
+        latency_ms=args.latency_ms,
+    )
+    try:
+        plan.rollout_plan()
+    except PlanInvalid as invalid:
+        raise CommandError(f"demo: the plan is refused: {invalid}") from None
+    if plan.degrade_at not in steps[1:-1]:
+        raise CommandError(f"--degrade-at must be a step after the first, before 100: {steps}")
+    return plan
+
+
 async def _demo(args: argparse.Namespace) -> int:
     settings = load_settings()
     say = _narrator(to_stderr=args.json)  # with --json, stdout carries the report only
@@ -79,11 +109,7 @@ async def _demo(args: argparse.Namespace) -> int:
     settings.require_admin_token()
     if settings.agent_secret is None:
         raise SettingsError("SWITCHYARD_AGENT_SECRET", "is required for the demo's agents")
-    plan = DemoPlan(
-        issues_per_phase=args.issues_per_phase,
-        pace_seconds=args.pace,
-        latency_ms=args.latency_ms,
-    )
+    plan = _plan(args)
     ports = {System.TYPESCRIPT: free_port(), System.PYTHON: free_port()}
     agent_urls = {system: f"http://127.0.0.1:{port}" for system, port in ports.items()}
     env = {
@@ -93,15 +119,19 @@ async def _demo(args: argparse.Namespace) -> int:
         "SWITCHYARD_FLAG_REFRESH_SECONDS": str(FLAG_POLL_SECONDS),
     }
     rates = {System.TYPESCRIPT: plan.typescript_success, System.PYTHON: plan.python_success}
+    notify_secret = Secret(secrets.token_hex(16))
+    receiver = NotificationReceiver(secret=notify_secret, say=say)
     async with (
         httpx.AsyncClient(timeout=10) as http,
+        serve_receiver(receiver) as receiver_url,
         ChildProcesses(env=env, log_dir=Path(args.log_dir)) as children,
     ):
         await _prepare(settings, http, fresh=args.fresh, say=say)
         say(
             f"demo: starting the service, 2 workers, the watchdog and 2 agents (logs in "
-            f"{children.log_dir})"
+            f"{children.log_dir}); notifications go to {receiver_url}"
         )
+        ready = []  # all start at once; the demo waits for those it calls
         for seed, system in enumerate(System, start=1):
             sim = await children.start(
                 f"agent-{system.value}",
@@ -112,25 +142,45 @@ async def _demo(args: argparse.Namespace) -> int:
                 f"--latency-ms={plan.latency_ms}",
                 f"--seed={seed}",
             )
-            await children.wait_ready(sim, f"{agent_urls[system]}/health", http)
+            ready.append(children.wait_ready(sim, f"{agent_urls[system]}/health", http))
         service = await children.start(
             "service", "serve", f"--port={settings.port}", "--log-level=warning"
         )
-        await children.wait_ready(service, f"{settings.service_url}/readyz", http)
+        ready.append(children.wait_ready(service, f"{settings.service_url}/readyz", http))
         for index in (1, 2):
             await children.start(f"worker-{index}", "worker", f"--consumer=demo-worker-{index}")
-        await children.start("watchdog", "watchdog", "--interval=1", "--name=demo-watchdog")
+        notify_env = {
+            "SWITCHYARD_NOTIFY_WEBHOOK_URL": receiver_url,
+            "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": notify_secret.reveal(),
+        }
+        await children.start(
+            "watchdog", "watchdog", "--interval=1", "--name=demo-watchdog", env=notify_env
+        )
+        await asyncio.gather(*ready)
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
+            prefix = settings.redis_prefix
+            # the receivers the watchdog delivers to: the plan's own events are published here
+            outbox = Outbox(
+                redis,
+                prefix=prefix,
+                senders=[WebhookSender(http=http, url=receiver_url, secret=notify_secret)],
+            )
             demo = Demo(
                 plan=plan,
-                http=http,
-                service_url=settings.service_url,
-                sender=WebhookSender(http, url=settings.service_url, secret=secret),
-                control=MigrationControl(
-                    admin=unleash_admin(settings, http), redis=redis, prefix=settings.redis_prefix
+                traffic=Traffic(
+                    plan=plan,
+                    http=http,
+                    service_url=settings.service_url,
+                    sender=GitHubSender(http, url=settings.service_url, secret=secret),
+                    agent_urls=agent_urls,
                 ),
-                agent_urls=agent_urls,
+                control=MigrationControl(
+                    admin=unleash_admin(settings, http), redis=redis, prefix=prefix
+                ),
+                store=PlanStore(redis, prefix=prefix, outbox=outbox),
+                outbox=outbox,
+                receiver=receiver,
                 say=say,
             )
             try:
@@ -170,12 +220,13 @@ async def _until_stopped() -> None:
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
-        help="play a scripted migration on the running stack, with a rollback at the end",
+        help="play a rollout plan on the running stack: python advances, degrades, rolls back",
         description=(
             "Needs the stack up and provisioned (make demo does both). Resets the flags, "
-            "starts the service, workers, watchdog and two simulated agents, then plays: "
-            "typescript only, parallel, gradual 10/25/50/75%%, python degrades, the watchdog "
-            "rolls back."
+            "starts the service, workers, watchdog and two simulated agents and a notification "
+            "receiver, starts a compressed rollout plan and sends issues: the watchdog "
+            "advances the plan on python's evidence; at --degrade-at python degrades and the "
+            "watchdog rolls back."
         ),
     )
     parser.add_argument(
@@ -184,9 +235,20 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="delete this prefix's keys in Redis first"
     )
-    parser.add_argument("--issues-per-phase", type=positive_int, default=20)
     parser.add_argument(
-        "--pace", type=float, default=0.1, help="seconds between deliveries (default 0.1)"
+        "--steps", default="10,25,50,75,100", help="the plan's percentages (default 10,...,100)"
+    )
+    parser.add_argument(
+        "--degrade-at", type=int, default=75, help="python degrades at this step (default 75)"
+    )
+    parser.add_argument(
+        "--dwell", type=float, default=2.0, help="seconds each step lasts at least (default 2)"
+    )
+    parser.add_argument(
+        "--batch", type=positive_int, default=20, help="issues per round (default 20)"
+    )
+    parser.add_argument(
+        "--pace", type=float, default=0.05, help="seconds between deliveries (default 0.05)"
     )
     parser.add_argument("--latency-ms", type=int, default=300, help="simulated agent run time")
     parser.add_argument("--log-dir", default=".stack/demo", help="child process logs")

@@ -1,47 +1,40 @@
-"""The scripted migration ``switchyard demo`` plays, narrating what it sees.
+"""The rollout plan ``switchyard demo`` plays, narrating what it sees.
 
-Phases: typescript only; parallel (python in shadow); gradual at each rollout step; then the
-python agent's quality drops and the demo keeps sending issues until the watchdog (its own
-process) turns the kill switch on; finally new events of python-owned issues show routing
-handing them back to typescript. Every change goes through :class:`MigrationControl`, the code
-the CLI and the dashboard use; every number comes from the service's ``/migration/status``.
+The demo starts a compressed plan (:meth:`DemoPlan.rollout_plan`: the real plan and controller,
+with a dwell of seconds and small samples) and then only sends traffic: new issues in rounds,
+reviewers and CI acting on the pull requests. The watchdog process (its own, under its lease)
+advances the plan step by step when python's own evidence shows it no worse than typescript;
+each step's percentage is read back from Unleash. Once the plan reaches ``degrade_at``, the
+python agent's quality drops and the demo keeps sending issues until the watchdog turns the kill
+switch on and the plan stops, rolled back; new events of python-owned issues then show routing
+handing them back to typescript. The notifications (plan started, held, advanced, rolled back,
+the watchdog's rollback) reach a local receiver that prints each once as it arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
-from flags.model import Mode, System
+from flags.model import Mode
 from flags.transitions import Actor, ActorKind
-from service.devtools.demo_report import (
-    DemoPlan,
-    DemoReport,
-    comparison_lines,
-    completed,
-    delta,
-    percent,
-    quality_samples,
-)
-from service.devtools.webhook_sender import (
-    WebhookSender,
-    check_suite_delivery,
-    issue_delivery,
-    pull_request_closed_delivery,
-)
+from service.devtools.demo_report import DemoPlan, DemoReport, delta, evidence_line, percent
+from service.devtools.demo_traffic import FLAG_POLL_SECONDS, Traffic
+from service.devtools.notify_receiver import NotificationReceiver
 from service.errors import DemoFailed
+from service.escape import escape
 from service.migration.control import MigrationControl
+from service.notify.outbox import Outbox
+from service.plan.actions import PlanActions
+from service.plan.decision import Status
+from service.plan.store import PlanRecord, PlanStore
 
-__all__ = ["FLAG_POLL_SECONDS", "Demo", "DemoFailed", "DemoPlan", "DemoReport"]
-
-FLAG_POLL_SECONDS = 1  # how often the demo's processes poll Unleash
+__all__ = ["DEMO_ACTOR", "FLAG_POLL_SECONDS", "Demo", "DemoFailed", "DemoPlan", "DemoReport"]
 
 DEMO_ACTOR = Actor(name="demo", kind=ActorKind.HUMAN, source="demo")
+_TICK_WAIT = 30.0  # longest wait for the watchdog's next plan tick
 
 
 class Demo:
@@ -49,201 +42,166 @@ class Demo:
         self,
         *,
         plan: DemoPlan,
-        http: httpx.AsyncClient,
-        service_url: str,
-        sender: WebhookSender,
+        traffic: Traffic,
         control: MigrationControl,
-        agent_urls: dict[System, str],
+        store: PlanStore,
+        outbox: Outbox,
+        receiver: NotificationReceiver,
         say: Callable[[str], None],
     ) -> None:
         self._plan = plan
-        self._http = http
-        self._service = service_url.rstrip("/")
-        self._sender = sender
+        self._traffic = traffic
         self._control = control
-        self._agents = {system: url.rstrip("/") for system, url in agent_urls.items()}
-        self._rng = random.Random(plan.seed)  # noqa: S311 -- reviewers' dice, not a secret
-        self._reviewed: set[str] = set()
-        self._sent_quality = 0
+        self._store = store
+        self._outbox = outbox
+        self._receiver = receiver
         self._say = say
-        self._next_issue = 1
-        self._sent_acting = 0
-        self._sent_shadow = 0
-        self._issues: list[int] = []
         self.report = DemoReport()
 
-    async def status(self) -> dict[str, Any]:
-        response = await self._http.get(f"{self._service}/migration/status?window=1h")
-        response.raise_for_status()
-        status: dict[str, Any] = response.json()
-        return status
-
     async def run(self) -> DemoReport:
-        plan = self._plan
-        steps = len(plan.rollout_steps) + 4
-        await self._phase(f"1/{steps} typescript only", Mode.TYPESCRIPT_ONLY, None)
-        await self._phase(f"2/{steps} parallel, python in shadow", Mode.PARALLEL, None)
-        for index, percentage in enumerate(plan.rollout_steps, start=3):
-            await self._phase(f"{index}/{steps} gradual {percentage}%", Mode.GRADUAL, percentage)
-        await self._degrade(f"{steps - 1}/{steps} python degrades")
-        await self._hand_back(f"{steps}/{steps} after the rollback")
+        steps = self._plan.steps
+        if self._plan.degrade_at not in steps[1:-1]:
+            raise DemoFailed(f"degrade_at must be one of the middle steps {steps[1:-1]}")
+        await self._start()
+        degrade = steps.index(self._plan.degrade_at)
+        for index in range(degrade):
+            await self._step(index)
+        await self._degrade(degrade)
+        await self._hand_back()
+        await self._notifications()
+        await self._summary()
         return self.report
 
-    async def _send_issues(self, count: int, *, shadow: bool) -> None:
-        for _ in range(count):
-            number = self._next_issue
-            self._next_issue += 1
-            self._issues.append(number)
-            status = await self._sender.send(
-                issue_delivery(repository=self._plan.repository, number=number)
-            )
-            if status != 202:
-                raise DemoFailed(f"the service answered {status} to issue #{number}'s delivery")
-            self._sent_acting += 1
-            self._sent_shadow += shadow
-            await asyncio.sleep(self._plan.pace_seconds)
+    async def _record(self) -> PlanRecord:
+        record = await self._store.load()
+        if record is None:
+            raise DemoFailed("the plan is gone from Redis")
+        return record
 
-    async def _propagated(self, mode: Mode, percentage: int | None) -> None:
-        """Wait until the service routes with the new flags, then one more poll of every process.
+    async def _start(self) -> None:
+        plan = self._plan
+        actions = PlanActions(store=self._store, control=self._control)
+        record = await actions.start(
+            plan.rollout_plan(), actor=DEMO_ACTOR, reason="demo: python takes over, on evidence"
+        )
+        self.report.plan_id = record.id
+        self._say(
+            f"\n== plan {record.id} started: steps {', '.join(f'{p}%' for p in plan.steps)}; "
+            f"each step needs {plan.dwell_seconds:g} s, {plan.min_completions} acting python "
+            f"completions, {plan.min_outcomes} PR/CI outcomes, and python no worse than "
+            f"typescript by {plan.margin:g} (compressed for the demo: flags/plan.json asks a "
+            "day, 200 completions and 0.05)"
+        )
 
-        The change is broadcast at once, but a loaded worker may still route the next event
-        with the flags it held; the demo's processes also poll every second, so two seconds
-        after the service shows the change every worker has fetched it too.
-        """
-        deadline = time.monotonic() + self._plan.settle_seconds
+    async def _ticked(self, after: float) -> PlanRecord:
+        """The plan as the watchdog's first tick after ``after`` left it."""
+        deadline = time.monotonic() + _TICK_WAIT
         while True:
-            status = await self.status()
-            if status.get("mode") == mode.value and (
-                percentage is None or status.get("rollout_percentage") == percentage
-            ):
+            record = await self._record()
+            if (record.last_tick or 0) > after or record.state.status.over:
+                return record
+            if time.monotonic() > deadline:
+                raise DemoFailed("the watchdog has not ticked the plan; see its log")
+            await asyncio.sleep(0.2)
+
+    async def _enter(self, index: int) -> dict[str, Any]:
+        """Announce the step with the rollout Unleash holds; wait until the service routes
+        with it."""
+        percentage = self._plan.steps[index]
+        unleash = await self._control.state()
+        self._say(
+            f"\n== step {index + 1}/{len(self._plan.steps)}: Unleash rollout {unleash.rollout}% "
+            f"(mode {unleash.mode.value})"
+        )
+        self.report.steps.append(
+            {"step": index + 1, "percentage": percentage, "unleash_rollout": unleash.rollout}
+        )
+        return await self._traffic.propagated(Mode.GRADUAL, percentage)
+
+    async def _step(self, index: int) -> None:
+        """Rounds of issues until the plan leaves the step: python's own evidence moves it."""
+        plan, traffic = self._plan, self._traffic
+        before = (await self._enter(index))["routing"]
+        sent = 0
+        while True:
+            record = await self._record()
+            if record.state.step > index:
                 break
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"the service does not route with mode {mode.value} yet")
-            await asyncio.sleep(0.25)
-        await asyncio.sleep(2 * FLAG_POLL_SECONDS)
+            if record.state.status is not Status.RUNNING:
+                raise DemoFailed(f"the plan is {record.state.status.value}: {record.state.note}")
+            if sent >= plan.max_issues_per_step:
+                raise DemoFailed(f"the plan did not advance after {sent} issues: see its status")
+            await traffic.send_issues(plan.batch)
+            sent += plan.batch
+            await traffic.review()  # the pull requests opened so far; the rest next round
+            await traffic.settled()
+            record = await self._ticked(time.time())
+            decision = record.last_decision or {}
+            if record.state.step == index:
+                self._say(f"   {sent} issues: {escape(decision.get('reason', ''), limit=240)}")
+        routing = (await traffic.status())["routing"]
+        advanced = await self._advance_entry(index + 1)
+        tests = (advanced.get("evidence") or {}).get("tests", {})
+        self._say(f"   {sent} issues: advanced by {advanced.get('actor', '?')}, on:")
+        for name, test in tests.items():
+            self._say(f"     {evidence_line(name, test)}")
+        self.report.steps[-1] |= {
+            "issues": sent,
+            "routed_python": delta(routing, before, "acting:python"),
+            "routed_typescript": delta(routing, before, "acting:typescript"),
+            "advanced": True,
+            "advanced_by": advanced.get("actor"),
+            "source": advanced.get("source"),
+            "tests": tests,
+        }
 
-    async def _settled(self) -> dict[str, Any]:
-        """Wait until every acting (and shadow) job sent so far has completed."""
-        deadline = time.monotonic() + self._plan.settle_seconds
+    async def _advance_entry(self, step: int) -> dict[str, Any]:
+        """The timeline's entry of the advance to ``step``: the plan claims the step first, then
+        writes the flags to Unleash, then the entry."""
+        deadline = time.monotonic() + _TICK_WAIT
         while True:
-            status = await self.status()
-            acting, shadow = completed(status, shadow=False), completed(status, shadow=True)
-            quality = quality_samples(status)
-            if (
-                acting >= self._sent_acting
-                and shadow >= self._sent_shadow
-                and quality >= self._sent_quality
-            ):
-                return status
+            for entry in await self._store.timeline(200):
+                if entry.get("event") == "advanced" and entry.get("step") == step:
+                    return entry
             if time.monotonic() > deadline:
-                raise DemoFailed(
-                    f"only {acting}/{self._sent_acting} acting and {shadow}/{self._sent_shadow} "
-                    f"shadow completions and {quality}/{self._sent_quality} PR and CI results "
-                    "arrived; see the worker and agent logs"
-                )
-            await asyncio.sleep(0.25)
+                raise DemoFailed(f"no 'advanced' entry for step {step + 1} in the plan's timeline")
+            await asyncio.sleep(0.2)
 
-    async def _phase(self, title: str, mode: Mode, percentage: int | None) -> None:
-        plan = self._plan
-        state = await self._control.state()
-        if state.mode is not mode:
-            await self._control.set_mode(mode, actor=DEMO_ACTOR, reason=f"demo: {title}")
-        if percentage is not None:
-            await self._control.set_rollout(percentage, actor=DEMO_ACTOR, reason=f"demo: {title}")
-        await self._propagated(mode, percentage)
-        before = (await self.status())["routing"]
-        self._say(f"\n== phase {title}: sending {plan.issues_per_phase} new issues")
-        await self._send_issues(plan.issues_per_phase, shadow=mode is Mode.PARALLEL)
-        await self._settled()
-        await self._review()
-        status = await self._settled()
-        routing = status["routing"]
-        to_python = delta(routing, before, "acting:python")
-        to_typescript = delta(routing, before, "acting:typescript")
-        shadowed = delta(routing, before, "shadow:python")
-        comparison = status["comparison"]
+    async def _degrade(self, index: int) -> None:
+        plan, traffic = self._plan, self._traffic
+        await self._enter(index)
+        await traffic.set_python(success_rate=plan.degraded_success)
         self._say(
-            f"   routed: typescript {to_typescript}, python {to_python}"
-            + (f", python in shadow {shadowed}" if shadowed else "")
-        )
-        for line in comparison_lines(comparison):
-            self._say(line)
-        if mode is Mode.PARALLEL:
-            mismatch = comparison["python"]["shadow_mismatch_rate"]
-            self._say(f"   shadow mismatches:  {percent(mismatch)}")
-        self._say(f"   owners now: {status['owners']}")
-        self.report.phases.append(
-            {
-                "phase": title,
-                "mode": mode.value,
-                "rollout_percentage": percentage,
-                "routed_typescript": to_typescript,
-                "routed_python": to_python,
-                "shadow_python": shadowed,
-                "owners": status["owners"],
-            }
-        )
-
-    async def _review(self) -> None:
-        """Reviewers and CI act on the new pull requests: a merge or a close, a CI result."""
-        plan = self._plan
-        for index, system in enumerate(System):
-            response = await self._http.get(f"{self._agents[system]}/_jobs")
-            response.raise_for_status()
-            merge, build = plan.merge_rates[index], plan.build_rates[index]
-            for job in response.json():
-                if job["pr_number"] is None or job["job_id"] in self._reviewed:
-                    continue
-                self._reviewed.add(job["job_id"])
-                common = {
-                    "repository": job["repository"],
-                    "pr_number": job["pr_number"],
-                    "issue_number": job["issue_number"],
-                }
-                passed = self._rng.random() < build
-                merged = passed and self._rng.random() < min(1.0, merge / build)  # red CI: no merge
-                for delivery in (
-                    check_suite_delivery(**common, passed=passed),
-                    pull_request_closed_delivery(**common, merged=merged),
-                ):
-                    status = await self._sender.send(delivery)
-                    if status != 202:
-                        raise DemoFailed(f"the service answered {status} to a {delivery.event}")
-                    self._sent_quality += 1
-
-    async def _degrade(self, title: str) -> None:
-        plan = self._plan
-        response = await self._http.post(
-            f"{self._agents[System.PYTHON]}/_control", json={"success_rate": plan.degraded_success}
-        )
-        response.raise_for_status()
-        self._say(
-            f"\n== phase {title}: the python agent now succeeds {plan.degraded_success:.0%} of "
-            "the time; sending issues until the watchdog acts"
+            f"   the python agent now succeeds {plan.degraded_success:.0%} of the time; "
+            "sending issues until the watchdog acts"
         )
         sent = 0
         deadline = time.monotonic() + plan.settle_seconds
+        owned = 0
         while True:
-            status = await self.status()
+            status = await traffic.status()
             if status.get("kill_switch"):
                 break
+            owned = int(status["owners"].get("python", 0))
             if sent >= plan.max_degraded_issues or time.monotonic() > deadline:
                 raise DemoFailed(
                     f"the watchdog did not roll back after {sent} issues with python degraded; "
                     f"its state: {status.get('watchdog')}"
                 )
-            await self._send_issues(plan.degraded_batch, shadow=False)
+            await traffic.send_issues(plan.degraded_batch)
             sent += plan.degraded_batch
             python = status["comparison"]["python"]["success_rate"]
             verdict = status["watchdog"].get("verdict", "no verdict yet")
             self._say(f"   sent {sent}: python success {percent(python)}; watchdog: {verdict}")
             await asyncio.sleep(0.5)
+        self._say(f"   kill switch ON after {sent} degraded issues")
         rollback = next(
             (e for e in status["recent_transitions"] if e["change"] == "rollback"), None
         )
         self.report.rolled_back = True
         self.report.rollback = rollback
-        self._say(f"   kill switch ON after {sent} degraded issues")
+        self.report.after_rollback = {"python_owned": owned}
+        self.report.steps[-1] |= {"issues": sent, "advanced": False, "degraded": True}
         if rollback is not None:
             evidence = rollback.get("evidence") or {}
             self._say(f"   by {rollback['actor']} ({rollback['source']}): {rollback['reason']}")
@@ -253,23 +211,28 @@ class Demo:
                 if k in evidence
             }
             self._say(f"   evidence: {shown or evidence}")
+        record = await self._ticked(time.time())
+        self.report.plan_status = record.state.status.value
+        self._say(f"   the plan: {record.state.status.value}: {escape(record.state.note)}")
 
-    async def _hand_back(self, title: str) -> None:
-        """New events of recent issues: python's are handed back, typescript acts on all."""
-        before = (await self.status())["routing"]
-        recent = self._issues[-self._plan.handed_back_sample :]
-        self._say(f"\n== phase {title}: new events on {len(recent)} recent issues")
-        for number in recent:
-            delivery = issue_delivery(
-                repository=self._plan.repository, number=number, action="edited"
-            )
-            status_code = await self._sender.send(delivery)
-            if status_code != 202:
-                raise DemoFailed(f"the service answered {status_code} to an edit of #{number}")
-            await asyncio.sleep(self._plan.pace_seconds)
-        deadline = time.monotonic() + self._plan.settle_seconds
+    async def _hand_back(self) -> None:
+        """Python's issues go back to typescript (the workers' rollback sweep, or their next
+        event); new events of recent issues are all acted on by typescript."""
+        traffic, plan = self._traffic, self._plan
+        deadline = time.monotonic() + plan.settle_seconds
+        while (await traffic.status())["owners"].get("python", 0):
+            if time.monotonic() > deadline:
+                raise DemoFailed("python still owns issues after the rollback; see worker logs")
+            await asyncio.sleep(0.25)
+        before = (await traffic.status())["routing"]
+        recent = traffic.issues[-plan.handed_back_sample :]
+        self._say(
+            f"\n== after the rollback: python owned {self.report.after_rollback['python_owned']} "
+            f"issues, now none; new events on {len(recent)} recent issues"
+        )
+        await traffic.send_edits(recent)
         while True:
-            status = await self.status()
+            status = await traffic.status()
             routing = status["routing"]
             if delta(routing, before, "total") >= len(recent):
                 break
@@ -280,15 +243,62 @@ class Demo:
             "routed": delta(routing, before, "total"),
             "acting_typescript": delta(routing, before, "acting:typescript"),
             "acting_python": delta(routing, before, "acting:python"),
-            "handed_back": delta(routing, before, "handed_back"),
+            "python_owned_after": int(status["owners"].get("python", 0)),
         }
-        self.report.after_rollback = after
+        self.report.after_rollback |= after
         self._say(
             f"   routed {after['routed']}: typescript acted on {after['acting_typescript']}, "
-            f"python on {after['acting_python']}; {after['handed_back']} python-owned issues "
-            "handed back to typescript"
+            f"python on {after['acting_python']}; owners now: {status['owners']}"
         )
-        self._say(
-            f"   owners now: {status['owners']} (python keeps issues with no new event yet; "
-            "their next event hands them back)"
+
+    async def _notifications(self) -> None:
+        """Wait until every published notification was delivered to the receiver."""
+        deadline = time.monotonic() + self._plan.settle_seconds
+        while True:
+            rows = await self._outbox.recent(10_000)
+            published = {row["event"]["id"] for row in rows}
+            received = {event.id for event in self._receiver.events}
+            waiting = [row for row in rows if row["status"] != "delivered"]
+            if not waiting and published <= received:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(
+                    f"{len(published - received)} of {len(published)} notifications never "
+                    f"reached the receiver: {[row['status'] for row in waiting]}"
+                )
+            await asyncio.sleep(0.25)
+        receiver = self._receiver
+        self.report.notifications = {
+            "published": len(published),
+            "received": [event.as_dict() for event in receiver.events],
+            "deliveries": sum(receiver.deliveries.values()),
+            "repeats_dropped": receiver.duplicates,
+            "bad_signatures": receiver.bad_signatures,
+            "by_kind": receiver.counts(),
+        }
+
+    async def _summary(self) -> None:
+        report, say = self.report, self._say
+        comparison = (await self._traffic.status())["comparison"]
+        advanced = [step for step in report.steps if step.get("advanced")]
+        path = " -> ".join(f"{step['unleash_rollout']}%" for step in report.steps)
+        notes = report.notifications
+        say(f"\n== summary of plan {report.plan_id}: {report.plan_status}")
+        say(f"   Unleash rollout: {path} ({len(advanced)} advances on python's own evidence)")
+        say(
+            "   acting completions: "
+            + ", ".join(
+                f"{system} {comparison[system]['success_rate']['n']}"
+                for system in ("python", "typescript")
+            )
+        )
+        say(
+            f"   notifications: {notes['published']} published, {len(notes['received'])} "
+            f"received once each ({notes['deliveries']} signed deliveries, "
+            f"{notes['repeats_dropped']} repeats dropped, {notes['bad_signatures']} bad "
+            "signatures)"
+        )
+        say(
+            "   by kind: "
+            + ", ".join(f"{kind} {count}" for kind, count in sorted(notes["by_kind"].items()))
         )
