@@ -7,14 +7,11 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from flags.secret import Secret
 from service.devtools.notify_receiver import NotificationReceiver, serve_receiver
 from service.notify.outbox import Notification
 from service.notify.senders import EVENT_HEADER, SIGNATURE_HEADER, WebhookSender, sign
-
-pytestmark = pytest.mark.integration
 
 SECRET = Secret("demo-notify-secret")
 
