@@ -3,7 +3,8 @@
 This is the one code path behind ``switchyard mode|rollout|rollback``, the dashboard's actions
 and the watchdog. A change is written through Unleash's admin API (admin token or personal
 access token); once Unleash has accepted it, it is recorded in the audit trail and every
-process is told to refetch its flags.
+process is told to refetch its flags. How the state sits in Unleash's flags is
+:mod:`service.migration.unleash_state` (``read_state`` is re-exported here).
 
 The brake never depends on one server. A rollback that cannot reach Unleash pulls the
 break-glass override in Redis instead (:mod:`service.migration.brake`), audited as such, and
@@ -22,8 +23,7 @@ from redis.exceptions import RedisError
 
 from flags.admin_api import UnleashAdmin
 from flags.errors import UnleashError
-from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, Mode
-from flags.provision import mode_strategy, rollout_strategy
+from flags.model import KILL_SWITCH_FLAG, Mode
 from flags.transitions import Actor, Change, ChangeKind, MigrationState, check_transition
 from service.errors import NotProvisioned
 from service.keys import Keys
@@ -32,6 +32,7 @@ from service.migration.brake import OVERRIDE_TEXT, Brake, Override
 from service.migration.change_result import BrakeUnavailable, ChangeResult
 from service.migration.propagation import publish_flag_change
 from service.migration.unleash_events import import_unleash_events
+from service.migration.unleash_state import read_state, write_state
 
 __all__ = [
     "BrakeUnavailable",
@@ -40,30 +41,6 @@ __all__ = [
     "NotProvisioned",
     "read_state",
 ]
-
-
-async def _strategy(admin: UnleashAdmin, flag: str) -> dict[str, Any]:
-    strategies = await admin.strategies(flag)
-    if not strategies:
-        raise NotProvisioned(f"flag {flag} has no strategy: run `switchyard provision`")
-    return strategies[0]
-
-
-async def read_state(admin: UnleashAdmin) -> MigrationState:
-    """The migration's state as Unleash holds it (admin API, not the SDK's cache)."""
-    mode_variants = (await _strategy(admin, MODE_FLAG)).get("variants") or []
-    names = [variant.get("name") for variant in mode_variants]
-    mode = Mode(names[0]) if names and names[0] in set(Mode.variants()) else None
-    if mode is None:
-        raise NotProvisioned(f"{MODE_FLAG} has no known mode variant ({names})")
-    rollout_raw = (await _strategy(admin, ROLLOUT_FLAG)).get("parameters", {}).get("rollout")
-    if not (str(rollout_raw).isascii() and str(rollout_raw).isdigit()):
-        raise NotProvisioned(f"{ROLLOUT_FLAG} has no percentage ({rollout_raw!r})")
-    return MigrationState(
-        mode=mode,
-        rollout=int(str(rollout_raw)),
-        kill_switch=await admin.is_enabled(KILL_SWITCH_FLAG),
-    )
 
 
 class MigrationControl:
@@ -232,7 +209,7 @@ class MigrationControl:
         in_unleash, override = await self._states()
         before = _merged(in_unleash, override)
         after = check_transition(before, change, actor=actor, reason=reason)
-        written = await self._write(in_unleash, after)
+        written = await write_state(self._admin, in_unleash, after)
         released = override is not None and not after.kill_switch
         if not written and not released:
             return ChangeResult(before, after, changed=False)
@@ -264,28 +241,6 @@ class MigrationControl:
         except RedisError:
             unrecorded.append("audit entry")
         return ChangeResult(before, after, changed=True, unrecorded=tuple(unrecorded))
-
-    async def _write(self, before: MigrationState, after: MigrationState) -> list[str]:
-        """Write what differs from Unleash's state; the kill switch goes first when turning
-        on, last when off."""
-        written: list[str] = []
-        if after.kill_switch and not before.kill_switch:
-            await self._admin.set_enabled(KILL_SWITCH_FLAG, True)
-            written.append(KILL_SWITCH_FLAG)
-        if after.mode is not before.mode:
-            strategy = await _strategy(self._admin, MODE_FLAG)
-            await self._admin.update_strategy(MODE_FLAG, strategy["id"], mode_strategy(after.mode))
-            written.append(MODE_FLAG)
-        if after.rollout != before.rollout:
-            strategy = await _strategy(self._admin, ROLLOUT_FLAG)
-            await self._admin.update_strategy(
-                ROLLOUT_FLAG, strategy["id"], rollout_strategy(after.rollout)
-            )
-            written.append(ROLLOUT_FLAG)
-        if before.kill_switch and not after.kill_switch:
-            await self._admin.set_enabled(KILL_SWITCH_FLAG, False)
-            written.append(KILL_SWITCH_FLAG)
-        return written
 
     async def _remember_own_events(self, flags: list[str]) -> None:
         """Mark the Unleash events our write produced, so the importer does not audit them twice."""

@@ -3,7 +3,7 @@ provider holds in memory, so a status read or a scrape never calls Unleash.
 
 ``/migration/status`` and ``/metrics`` show this, with the revision (Unleash's ETag of the
 payload) and when it was fetched; the admin API's view (``switchyard status --live`` style
-reads, mode changes) stays in :func:`service.migration.control.read_state`.
+reads, mode changes) stays in :func:`service.migration.unleash_state.read_state`.
 """
 
 from __future__ import annotations
