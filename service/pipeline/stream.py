@@ -7,19 +7,13 @@ back) can never leave a mark without its entry. Workers read through the consume
 ``workers``; an entry stays pending until a worker acknowledges it, and an entry left pending
 by a dead worker is claimed by another after ``min_idle`` (``XAUTOCLAIM``). What cannot be
 dispatched after the last retry goes to the dead-letter stream, from where it can be listed
-and replayed. A cancelled python job's delivery is handed over (``hand_over``, once).
-
-Entry fields: ``delivery_id``, ``event``, ``received_at`` (unix seconds), ``body`` (raw JSON);
-a GitHub App's own delivery (``/webhooks/github/{system}``, deduplicated per hook) adds ``hook``
-and ``headers`` (to forward, JSON). Dead letters add ``error``, ``system``, ``attempts``,
-``failed_at``, and keep ``hook`` and ``headers``.
+and replayed. A cancelled python job's delivery is handed over (``hand_over``, once). What an
+entry holds is :mod:`service.pipeline.entries` (its two records are re-exported here).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,6 +21,8 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from service.keys import Keys
+from service.pipeline import entries
+from service.pipeline.entries import DeadLetter, StreamEntry
 
 __all__ = ["DeadLetter", "EventStream", "StreamEntry"]
 
@@ -78,65 +74,6 @@ local id = redis.call('XADD', KEYS[3], '*', 'delivery_id', f['delivery_id'], 'ev
 redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
 return {1, id}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEntry:
-    entry_id: str
-    delivery_id: str
-    event: str
-    received_at: float
-    body: bytes
-    deliveries: int = 1  # how many times the group has handed this entry out
-    hook: str | None = None  # the system whose App hook it came from (None: Switchyard's own)
-    headers: tuple[tuple[str, str], ...] = ()  # GitHub's headers, forwarded to the App
-
-    def hook_fields(self) -> dict[FieldT, EncodableT]:
-        """The entry's ``hook`` and ``headers`` fields (none for Switchyard's own hook)."""
-        if self.hook is None:
-            return {}
-        return {"hook": self.hook, "headers": json.dumps([list(pair) for pair in self.headers])}
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    dead_id: str
-    delivery_id: str
-    event: str
-    body: bytes
-    system: str
-    error: str
-    attempts: int
-    failed_at: float
-    hook: str | None = None
-
-
-Rows = list[tuple[str, dict[str, str]]]
-
-
-def _rows(raw: Any) -> Rows:
-    """redis-py types stream replies loosely; with decode_responses they are str pairs."""
-    return [
-        (str(entry_id), {str(k): str(v) for k, v in (fields or {}).items()})
-        for entry_id, fields in raw or []
-    ]
-
-
-def _headers(fields: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(name), str(value)) for name, value in json.loads(fields.get("headers", "[]")))
-
-
-def _entry(entry_id: str, fields: dict[str, str], deliveries: int = 1) -> StreamEntry:
-    return StreamEntry(
-        entry_id=entry_id,
-        delivery_id=fields["delivery_id"],
-        event=fields["event"],
-        received_at=float(fields["received_at"]),
-        body=fields["body"].encode(),
-        deliveries=deliveries,
-        hook=fields.get("hook"),
-        headers=_headers(fields),
-    )
 
 
 class EventStream:
@@ -224,7 +161,9 @@ class EventStream:
         )
         streams: list[Any] = list(reply or [])
         return [
-            _entry(entry_id, fields) for stream in streams for entry_id, fields in _rows(stream[1])
+            entries.entry(entry_id, fields)
+            for stream in streams
+            for entry_id, fields in entries.rows(stream[1])
         ]
 
     async def claim_stale(
@@ -234,8 +173,8 @@ class EventStream:
         reply = await self._redis.xautoclaim(
             self.key, GROUP, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
         )
-        rows = _rows(reply[1] if reply else [])
-        return [_entry(entry_id, fields, deliveries=2) for entry_id, fields in rows if fields]
+        rows = entries.rows(reply[1] if reply else [])
+        return [entries.entry(entry_id, fields, 2) for entry_id, fields in rows if fields]
 
     async def ack(self, entry_id: str) -> None:
         await self._redis.xack(self.key, GROUP, entry_id)
@@ -270,25 +209,12 @@ class EventStream:
         return str(dead_id)
 
     async def dead_letters(self, *, count: int = 100) -> list[DeadLetter]:
-        rows = _rows(await self._redis.xrange(self.dead_key, count=count))
-        return [
-            DeadLetter(
-                dead_id=dead_id,
-                delivery_id=fields["delivery_id"],
-                event=fields["event"],
-                body=fields["body"].encode(),
-                system=fields["system"],
-                error=fields["error"],
-                attempts=int(fields["attempts"]),
-                failed_at=float(fields["failed_at"]),
-                hook=fields.get("hook"),
-            )
-            for dead_id, fields in rows
-        ]
+        rows = entries.rows(await self._redis.xrange(self.dead_key, count=count))
+        return [entries.dead_letter(dead_id, fields) for dead_id, fields in rows]
 
     async def replay(self, dead_id: str) -> str | None:
         """Put a dead letter back on the event stream (same delivery id); None if unknown."""
-        rows = _rows(await self._redis.xrange(self.dead_key, min=dead_id, max=dead_id))
+        rows = entries.rows(await self._redis.xrange(self.dead_key, min=dead_id, max=dead_id))
         if not rows:
             return None
         _, fields = rows[0]
