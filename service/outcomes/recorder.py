@@ -8,7 +8,8 @@ in the read model's buckets (:mod:`service.outcomes.buckets`) in the same script
   (:class:`ComparisonRecord`); mismatches also in a capped list for the status;
 * ``quality``: PRs closed and CI conclusions, attributed to the owner (:class:`QualityRecord`).
 
-A PR is linked to an issue by the PR number reported at completion, else by closing keywords.
+A PR is linked to an issue by the PR number reported at completion, else by closing keywords
+(:mod:`service.outcomes.pr_links`).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from service.outcomes.buckets import (
     rebuild_set_key,
 )
 from service.outcomes.histogram import DurationHistogram, bucket_field
+from service.outcomes.pr_links import PullRequestLinks
 from service.outcomes.records import PR_CLOSED, ComparisonRecord, CompletionRecord, QualityRecord
 from service.pipeline.jobs import Job
-from service.routing.ownership import OwnershipStore
 
 __all__ = ["OutcomeRecorder", "stream_fields"]
 
@@ -102,7 +103,7 @@ class OutcomeRecorder:
         self._redis = redis
         self._prefix = prefix
         self._clock = clock  # stamps entries and picks their buckets; injectable for history
-        self._owners = OwnershipStore(redis, prefix=prefix)
+        self._links = PullRequestLinks(redis, prefix=prefix)
         self._histogram = DurationHistogram(redis, prefix=prefix)
         self._keys = Keys(prefix)
         self.completions_key = self._keys.completions
@@ -117,9 +118,6 @@ class OutcomeRecorder:
 
     def _spec(self, at: float, fields: dict[str, int]) -> BucketSpec:
         return bucket_spec(self._prefix, at, fields, now=self._clock())
-
-    def _pr_key(self, repository: str, pr_number: int) -> str:
-        return self._keys.pr(repository, pr_number)
 
     def _record(self, job: Job, completion: Completion) -> CompletionRecord:
         return CompletionRecord(
@@ -191,10 +189,7 @@ class OutcomeRecorder:
 
     async def _link_and_pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
         if record.pr_number is not None and not record.dry_run:
-            await self._redis.hset(
-                self._pr_key(job.issue.repository, record.pr_number),
-                mapping={"issue_number": str(job.issue.number), "system": job.system.value},
-            )
+            await self._links.link(job.issue, record.pr_number, job.system)
         return await self._pair(job, record)
 
     async def _pair(self, job: Job, record: CompletionRecord) -> ComparisonRecord | None:
@@ -250,21 +245,6 @@ class OutcomeRecorder:
         )
         return bool(first)
 
-    async def _issue_for_pr(
-        self, repository: str, pr_numbers: tuple[int, ...], linked: tuple[int, ...]
-    ) -> tuple[Issue, str] | None:
-        """The issue a PR resolves and the system that owns it."""
-        for pr_number in pr_numbers:
-            known = await self._redis.hgetall(self._pr_key(repository, pr_number))
-            if known:
-                return Issue(repository, int(known["issue_number"])), str(known["system"])
-        for number in linked:
-            issue = Issue(repository, number)
-            owner = await self._owners.owner(issue)
-            if owner is not None:
-                return issue, owner.system.value
-        return None
-
     async def _quality(
         self,
         kind: str,
@@ -292,11 +272,11 @@ class OutcomeRecorder:
         return await self._append(seen, _PAIR_TTL, self.quality_key, record, fields)
 
     async def pull_request_closed(self, event: PullRequestClosed) -> None:
-        found = await self._issue_for_pr(event.repository, (event.pr_number,), event.linked_issues)
+        found = await self._links.resolve(event.repository, (event.pr_number,), event.linked_issues)
         await self._quality(PR_CLOSED, event.repository, found, event.merged, event.delivery_id)
 
     async def check_completed(self, event: CheckCompleted) -> None:
-        found = await self._issue_for_pr(event.repository, event.pr_numbers, event.linked_issues)
+        found = await self._links.resolve(event.repository, event.pr_numbers, event.linked_issues)
         await self._quality(
             f"ci:{event.kind}", event.repository, found, event.success, event.delivery_id
         )
