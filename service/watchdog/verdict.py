@@ -176,8 +176,8 @@ def track(drift: Drift, *, success: bool, baseline: Rate, policy: Policy) -> Dri
 
     p0 is typescript's estimate less ``drift_reference_se`` worst-case standard errors
     ``1/(2 sqrt(n))``, p1 is ``drift_drop`` below it. Until typescript has ``min_samples``
-    completions, or when it is too poor for python to drop that far, the completion is counted
-    and the statistic stays.
+    completions, or when it is too poor for python to drop that far (p1 below 0.01, the lowest
+    rate the CUSUM takes), the completion is counted and the statistic stays.
     """
     observations = drift.observations + 1
     slack = policy.drift_reference_se / (2 * math.sqrt(max(baseline.trials, 1)))

@@ -205,6 +205,108 @@ def test_cached_flags_route_normally_and_say_so() -> None:
     assert decision.reason == "gradual: issue in python's rollout: python acts (cached flags)"
 
 
+# The reasons word for word, from the README's table of reasons (routing): `switchyard route`
+# prints them and the ownership log records them with every claim and hand-back.
+LIVE, CACHED, MISSING = Freshness.LIVE, Freshness.CACHED, Freshness.MISSING
+REASONS: list[tuple[FlagSnapshot, System | None, str]] = [
+    (
+        FlagSnapshot(False, Mode.GRADUAL, True, CACHED, override=True),
+        None,
+        "kill switch on (break-glass override, not yet in Unleash): typescript acts",
+    ),
+    (
+        FlagSnapshot(None, None, None, MISSING, "gone", override=True),
+        PY,
+        "kill switch on (break-glass override, not yet in Unleash): typescript acts;"
+        " python's ownership handed back",
+    ),
+    (
+        FlagSnapshot(True, Mode.PARALLEL, True, LIVE),
+        TS,
+        "kill switch on: emergency rollback, typescript acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.EMERGENCY_ROLLBACK, None, CACHED),
+        PY,
+        "kill switch on: emergency rollback, typescript acts; python's ownership handed back"
+        " (cached flags)",
+    ),
+    (
+        FlagSnapshot(False, Mode.GRADUAL, True, LIVE, invalid=BAD_MODE),
+        PY,
+        f"flags misconfigured ({BAD_MODE}): holding, python keeps the issue",
+    ),
+    (
+        FlagSnapshot(False, None, True, CACHED, invalid=BAD_MODE),
+        None,
+        f"flags misconfigured ({BAD_MODE}): holding, new issue to typescript (cached flags)",
+    ),
+    (
+        FlagSnapshot(None, Mode.GRADUAL, True, MISSING, "migration-kill-switch: gone"),
+        None,
+        "flags unreadable (migration-kill-switch: gone): typescript acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.GRADUAL, False, LIVE),
+        PY,
+        "gradual: sticky: python owns the issue and acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.PARALLEL, True, LIVE),
+        TS,
+        "parallel: sticky: typescript owns the issue and acts, python shadows",
+    ),
+    (
+        FlagSnapshot(False, Mode.TYPESCRIPT_ONLY, True, LIVE),
+        None,
+        "typescript_only: typescript acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.PYTHON_ONLY, False, CACHED),
+        None,
+        "python_only: python acts (cached flags)",
+    ),
+    (
+        FlagSnapshot(False, Mode.GRADUAL, None, LIVE),
+        None,
+        "gradual: rollout flag unreadable (no detail): typescript acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.PARALLEL, None, LIVE, "migration-python-rollout: gone"),
+        None,
+        "parallel: rollout flag unreadable (migration-python-rollout: gone): typescript acts,"
+        " python shadows",
+    ),
+    (
+        FlagSnapshot(False, Mode.GRADUAL, True, LIVE),
+        None,
+        "gradual: issue in python's rollout: python acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.GRADUAL, False, LIVE),
+        None,
+        "gradual: issue outside python's rollout: typescript acts",
+    ),
+    (
+        FlagSnapshot(False, Mode.PARALLEL, True, CACHED),
+        None,
+        "parallel: issue in python's rollout: python acts, typescript shadows (cached flags)",
+    ),
+    (
+        FlagSnapshot(False, Mode.PARALLEL, False, LIVE),
+        None,
+        "parallel: issue outside python's rollout: typescript acts, python shadows",
+    ),
+]
+
+
+@pytest.mark.parametrize(("snapshot", "owner", "reason"), REASONS, ids=[r for *_, r in REASONS])
+def test_each_decision_gives_the_documented_reason_word_for_word(
+    snapshot: FlagSnapshot, owner: System | None, reason: str
+) -> None:
+    assert route(snapshot, owner).reason == reason
+
+
 # --- real Unleash bucketing, offline ---------------------------------------------------------
 
 PERCENTAGES = (0, 1, 10, 25, 50, 75, 99, 100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from typing import Any
 
@@ -433,3 +434,90 @@ def test_track_starts_at_exactly_min_samples_and_keeps_its_reference_while_holdi
         started.statistic,
         2,
     )
+
+
+# The comparison's numbers below are Robbins' mixture bounds (service.outcomes.stats, tested
+# on their own) as the module docstring specifies them: each side's CS at half the test's alpha
+# (0.01 / 28), tightest at n = 200.
+@pytest.mark.parametrize(("typescript", "rollback"), [(894, True), (893, False)])
+def test_the_comparison_edge_is_each_sides_bound_at_half_the_test_alpha(
+    typescript: int, rollback: bool
+) -> None:
+    python = SystemEvidence(success=Rate(700, 1000))
+    verdict = decide(_evidence(python, SystemEvidence(success=Rate(typescript, 1000))), POLICY)
+    assert verdict.rollback is rollback
+    assert verdict.rule is (Rule.COMPARISON if rollback else None)
+
+
+def test_the_comparison_record_shows_the_difference_its_interval_and_the_threshold() -> None:
+    python = SystemEvidence(success=Rate(700, 1000))
+    verdict = decide(_evidence(python, SystemEvidence(success=Rate(980, 1000))), POLICY)
+    assert verdict.reasons == (
+        "python success_rate trails typescript by more than 0.05: "
+        "estimate -0.280 in [-0.372, -0.137], n=1000",
+    )
+    evidence = verdict.evidence
+    assert (evidence["samples"], evidence["threshold"], evidence["typescript_samples"]) == (
+        1000,
+        -0.05,
+        1000,
+    )
+
+
+def test_a_python_that_never_succeeds_trails_by_typescripts_whole_rate() -> None:
+    python = SystemEvidence(success=Rate(0, 100))
+    verdict = decide(_evidence(python, SystemEvidence(success=Rate(90, 100))), POLICY)
+    assert verdict.reasons[1] == (
+        "python success_rate trails typescript by more than 0.05: "
+        "estimate -0.900 in [-1.000, -0.450], n=100"
+    )
+
+
+def test_python_trailing_by_exactly_the_margin_is_allowed() -> None:
+    # 700/1000 against 900/1000: python's upper bound is 0.05652158440242172 below
+    # typescript's lower one; "python may trail typescript by this much".
+    evidence = _evidence(
+        SystemEvidence(success=Rate(700, 1000)), SystemEvidence(success=Rate(900, 1000))
+    )
+    assert not decide(evidence, Policy(margin=0.05652158440242172)).rollback
+    assert decide(evidence, Policy(margin=0.0565215844024217)).rule is Rule.COMPARISON
+
+
+def test_python_trailing_within_the_margin_stays_quiet_however_tight_the_bounds() -> None:
+    # 100,000 each: the bounds are +-0.008, python's upper one 0.014 below typescript's lower
+    python = SystemEvidence(success=Rate(80_000, 100_000))
+    typescript = SystemEvidence(success=Rate(83_000, 100_000))
+    assert not decide(_evidence(python, typescript), POLICY).rollback
+
+
+def test_a_bound_exactly_on_the_floor_is_not_below_it() -> None:
+    # 500/1000: the upper bound of python's success rate (alpha / 14) is 0.5692528478539431
+    alone = _evidence(SystemEvidence(success=Rate(500, 1000)), SystemEvidence())
+    assert not decide(alone, Policy(success_floor=0.5692528478539431)).rollback
+    assert decide(alone, Policy(success_floor=0.57)).rule is Rule.FLOOR
+
+
+def test_a_share_above_the_ceiling_bounded_at_exactly_one_half_is_not_credibly_above() -> None:
+    # 60 of 80 durations above the ceiling; at this alpha the share's lower bound is exactly 0.5
+    slow = _evidence(SystemEvidence(durations=Durations(80, 900.0, 60)), SystemEvidence())
+    assert not decide(slow, Policy(alpha=0.006066931083479443)).rollback
+    assert decide(slow, Policy(alpha=0.0061)).rule is Rule.CEILING
+
+
+def test_track_takes_one_worst_case_standard_error_off_typescripts_rate() -> None:
+    # one completion, 1/1: p0 = 1.0 - 1 / (2 * sqrt(1)) = 0.5
+    drift = track(Drift(), success=True, baseline=Rate(1, 1), policy=Policy(min_samples=1))
+    assert drift.reference == 0.5
+
+
+def test_track_holds_still_when_typescript_never_succeeds() -> None:
+    drift = track(Drift(), success=False, baseline=Rate(0, 30), policy=POLICY)
+    assert drift == Drift(0.0, 1, Rate(), None)
+
+
+def test_track_runs_when_the_alternative_lands_exactly_on_the_lowest_rate() -> None:
+    # p0 = 1/50 = 0.02 (no slack), p1 = p0 - 0.01 = 0.01: the lowest rate the CUSUM takes
+    policy = Policy(drift_reference_se=0.0, drift_drop=0.01)
+    drift = track(Drift(), success=False, baseline=Rate(1, 50), policy=policy)
+    assert drift.reference == 0.02
+    assert drift.statistic == pytest.approx(math.log(0.99 / 0.98))
