@@ -33,18 +33,19 @@
         │   └── GitHubRateLimited         still limited after the client's own waiting
         └── GitHubRejected                other 4xx (``github_status``): the request was refused
 
-Every error carries ``status_code`` (the HTTP answer Switchyard gives), ``message`` and
-``context()`` (what to log next to the message). An ``AgentError`` also carries
-``agent_status``, the status the agent system answered, or ``None`` when it did not answer at
-all; a ``GitHubError`` carries ``github_status`` the same way, and a ``GitHubRateLimited`` the
-unix time ``retry_at``. The ``flags`` package is a library of its own with its own small tree
-(:class:`flags.errors.UnleashError`, :class:`flags.transitions.TransitionRefused`); the handler
-table maps those too (502 and 409).
+Every error carries ``status_code`` (the HTTP answer Switchyard gives; a subclass names its own
+in its class line, ``class UnknownJob(SwitchyardError, status=404)``, else inherits its
+parent's), ``message`` and ``context()`` (what to log next to the message). An ``AgentError``
+also carries ``agent_status``, the status the agent system answered, or ``None`` when it did not
+answer at all; a ``GitHubError`` carries ``github_status`` the same way, and a
+``GitHubRateLimited`` the unix time ``retry_at``. The ``flags`` package is a library of its own
+with its own small tree (:class:`flags.errors.UnleashError`,
+:class:`flags.transitions.TransitionRefused`); the handler table maps those too (502 and 409).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from flags.model import Issue, System
 
@@ -87,6 +88,13 @@ class SwitchyardError(Exception):
 
     status_code: ClassVar[int] = 500
 
+    def __init_subclass__(cls, *, status: int | None = None, **kwargs: Any) -> None:
+        """``class Gone(SwitchyardError, status=410)``: the answer a subclass gives (else its
+        parent's)."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+
     def __init__(
         self,
         message: str,
@@ -111,78 +119,56 @@ class SwitchyardError(Exception):
         return {}
 
 
-class SignatureError(SwitchyardError):
+class SignatureError(SwitchyardError, status=401):
     """The signature header is missing, malformed or does not match the body."""
 
-    status_code = 401
 
-
-class AuthRefused(SwitchyardError):
+class AuthRefused(SwitchyardError, status=401):
     """The caller may not act; the subclass says why (401 or 403)."""
-
-    status_code = 401
 
 
 class Unauthenticated(AuthRefused):
     """No credentials, or wrong ones (a bearer token, a session cookie)."""
 
 
-class Forbidden(AuthRefused):
+class Forbidden(AuthRefused, status=403):
     """Known or not, the caller may not do this (read-only, foreign origin, CSRF)."""
 
-    status_code = 403
 
-
-class PayloadError(SwitchyardError):
+class PayloadError(SwitchyardError, status=400):
     """The body is not JSON, or lacks what the event or callback needs."""
-
-    status_code = 400
 
 
 class ActionInvalid(PayloadError):
     """A dashboard action's field is missing or malformed; the message says which."""
 
 
-class PayloadTooLarge(SwitchyardError):
+class PayloadTooLarge(SwitchyardError, status=413):
     """The body is over the size limit."""
 
-    status_code = 413
 
-
-class UnsupportedMediaType(SwitchyardError):
+class UnsupportedMediaType(SwitchyardError, status=415):
     """The body's ``Content-Type`` is not one the endpoint takes."""
 
-    status_code = 415
 
-
-class UnknownJob(SwitchyardError):
+class UnknownJob(SwitchyardError, status=404):
     """A completion names a job Switchyard never dispatched (or has forgotten)."""
 
-    status_code = 404
 
-
-class UnknownSystem(SwitchyardError):
+class UnknownSystem(SwitchyardError, status=404):
     """The path names no agent system, or one that is not of the kind the endpoint serves."""
 
-    status_code = 404
 
-
-class NotProvisioned(SwitchyardError):
+class NotProvisioned(SwitchyardError, status=409):
     """A flag or its strategy is missing in Unleash: run ``switchyard provision``."""
 
-    status_code = 409
 
-
-class BrakeUnavailable(SwitchyardError):
+class BrakeUnavailable(SwitchyardError, status=503):
     """Neither Unleash nor Redis took the rollback: nothing was changed."""
 
-    status_code = 503
 
-
-class Overloaded(SwitchyardError):
+class Overloaded(SwitchyardError, status=503):
     """Too many large bodies are being read at once; try again after ``retry_after`` s."""
-
-    status_code = 503
 
     def __init__(self, message: str, *, retry_after: int, delivery_id: str | None = None) -> None:
         super().__init__(message, delivery_id=delivery_id)
@@ -200,10 +186,8 @@ class SettingsError(SwitchyardError):
         self.variable = variable
 
 
-class LockError(SwitchyardError):
+class LockError(SwitchyardError, status=503):
     """Base of the issue lock's errors."""
-
-    status_code = 503
 
     def __init__(self, issue: Issue, message: str) -> None:
         super().__init__(f"{issue}: {message}", issue=issue)
@@ -217,10 +201,8 @@ class LockTimeout(LockError):
         self.wait_seconds = wait_seconds
 
 
-class Fenced(SwitchyardError):
+class Fenced(SwitchyardError, status=409):
     """The issue's lock passed to another holder: stop without acknowledging the entry."""
-
-    status_code = 409
 
     def __init__(self, issue: Issue, job_id: str) -> None:
         super().__init__(f"{issue}: lock lost before dispatching {job_id}", issue=issue)
@@ -247,10 +229,8 @@ class ChildExited(DevtoolsError):
     """A child stopped when it should be running; the message carries its last log lines."""
 
 
-class AgentError(SwitchyardError):
+class AgentError(SwitchyardError, status=502):
     """An agent system did not accept a request."""
-
-    status_code = 502
 
     def __init__(
         self,
@@ -273,10 +253,8 @@ class AgentRejected(AgentError):
     """The agent system refused the request (other 4xx); retrying it will not help."""
 
 
-class GitHubError(SwitchyardError):
+class GitHubError(SwitchyardError, status=502):
     """GitHub's REST API did not do what was asked."""
-
-    status_code = 502
 
     def __init__(
         self, message: str, *, github_status: int | None = None, delivery_id: str | None = None
