@@ -47,6 +47,7 @@ __all__ = [
     "percentile",
     "redis_cpu_seconds",
     "run",
+    "serve",
     "stack_env",
     "unique_prefix",
     "wait_ready",
@@ -140,6 +141,22 @@ async def wait_ready(
             await asyncio.sleep(0.1)
     tail = (log_dir() / f"{name}.log").read_text(errors="replace")[-2000:]
     raise RuntimeError(f"{name} did not become ready at {url}:\n{tail}")
+
+
+@contextlib.asynccontextmanager
+async def serve(env: Mapping[str, str], *, name: str, own_port: bool = False) -> AsyncIterator[str]:
+    """A ``switchyard serve`` on ``env``, ready; yields its base URL. With ``own_port`` it binds
+    a free loopback port (``SWITCHYARD_URL`` and ``SWITCHYARD_PORT`` set to it), else the port
+    of ``env``'s ``SWITCHYARD_URL`` (where Unleash's addon calls). Stopped on the way out."""
+    env = dict(env)
+    if own_port:
+        port = free_port()
+        env |= {"SWITCHYARD_URL": f"http://127.0.0.1:{port}", "SWITCHYARD_PORT": str(port)}
+    base = settings_for(env).service_url.rstrip("/")
+    argv = [SWITCHYARD, "serve", "--log-level", "warning"]
+    async with child(argv, env=env, name=name) as proc:
+        await wait_ready(f"{base}/readyz", proc, name=name)
+        yield base
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import json
-import random
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,24 +40,20 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    SWITCHYARD,
-    child,
     delete_prefix,
+    log_dir,
+    machine,
     percentile,
     run,
+    serve,
     settings_for,
     stack_env,
     unique_prefix,
-    wait_ready,
 )
-from flags.model import Issue, System
-from service.agents.completion import Completion
-from service.devtools.child_processes import free_port
-from service.keys import Keys
+from bench.history_fill import Filler, load_state, save_state
+from service.migration.control import MigrationControl
 from service.outcomes.metrics import read_metrics
-from service.outcomes.recorder import OutcomeRecorder
-from service.outcomes.records import ComparisonRecord, QualityRecord
-from service.pipeline.jobs import Job, JobState, job_id_for
+from service.runtime import unleash_admin
 from service.watchdog.evidence import gather_evidence
 from service.watchdog.loop import Watchdog, WatchdogConfig
 from service.watchdog.verdict import Policy
@@ -67,100 +62,10 @@ __all__ = ["STAGES", "measure"]
 
 STAGES = (10_000, 100_000, 1_000_000)
 QUICK_STAGES = (10_000, 30_000, 100_000)
-SPAN = 35 * 86400.0
-BATCH = 2000
+WORKERS = 3
 SAMPLES = 40
 SCAN_LIMIT_S = 5.0
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _Filler:
-    def __init__(self, redis: Redis, prefix: str, end: float) -> None:
-        self.clock = _Clock(end)
-        self.redis = redis
-        self.keys = Keys(prefix)
-        self.recorder = OutcomeRecorder(redis, prefix=prefix, clock=self.clock)
-        self.end = end
-        self.rng = random.Random(20261201)
-        self.completions = 0
-        self.events = 0
-
-    async def fill(self, count: int) -> None:
-        for start in range(0, count, BATCH):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _ in range(min(BATCH, count - start)):
-                    await self._one(pipe, self.end - self.rng.random() * SPAN)
-                await pipe.execute()
-
-    async def recent(self, count: int) -> None:
-        """``count`` completions now, for the ticks that follow the catch-up."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _ in range(count):
-                await self._one(pipe, time.time())
-            await pipe.execute()
-
-    async def _one(self, pipe: Any, at: float) -> None:
-        rng, n = self.rng, self.completions
-        self.clock.now = at
-        self.completions += 1
-        system = System.PYTHON if rng.random() < 0.5 else System.TYPESCRIPT
-        shadow = rng.random() < 0.25
-        issue = Issue("acme/history", n)
-        job = Job(
-            job_id_for(f"h{n}", system, dry_run=shadow),
-            f"h{n}",
-            issue,
-            system,
-            shadow,
-            JobState.DISPATCHED,
-        )
-        success = rng.random() < (0.85 if system is System.PYTHON else 0.8)
-        seconds = rng.lognormvariate(4.5, 0.8)
-        await self.recorder.queue_completion(
-            pipe, job, Completion(job.job_id, n, success, seconds, shadow)
-        )
-        self.events += 1
-        if shadow:
-            other = System.TYPESCRIPT if system is System.PYTHON else System.PYTHON
-            record = ComparisonRecord(
-                delivery_id=f"h{n}",
-                issue=issue,
-                control_system=other,
-                candidate_system=system,
-                match=rng.random() < 0.9,
-                control_success=True,
-                candidate_success=success,
-                control_duration_seconds=60.0,
-                candidate_duration_seconds=round(seconds, 6),
-                at=round(at, 6),
-            )
-            mark = self.keys.pair(f"h{n}", issue)
-            await self.recorder.queue_outcome(pipe, record, mark=mark)
-            pipe.expire(mark, 7 * 86400)
-            self.events += 1
-            return
-        for kind, share in (("pr_closed", 0.4), ("ci:check_suite", 0.4)):
-            if rng.random() < share:
-                delivery = f"q{kind}{n}"
-                row = QualityRecord(
-                    kind=kind,
-                    system=system,
-                    issue=issue,
-                    success=rng.random() < 0.75,
-                    delivery_id=delivery,
-                    at=round(at, 6),
-                )
-                mark = self.keys.quality_seen(delivery)
-                await self.recorder.queue_outcome(pipe, row, mark=mark)
-                self.events += 1
 
 
 async def _timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]:
@@ -183,7 +88,7 @@ async def _get(http: httpx.AsyncClient, url: str) -> None:
 
 
 async def _stage(
-    filler: _Filler,
+    filler: Filler,
     base: str,
     watchdog: Watchdog,
     scans: dict[str, bool],
@@ -234,30 +139,30 @@ async def _stage(
     return figures
 
 
-async def measure(env: Mapping[str, str], stages: tuple[int, ...] = STAGES) -> dict[str, Any]:
-    prefix = unique_prefix("history")
+async def _measure_prefix(
+    env: Mapping[str, str],
+    prefix: str,
+    targets: tuple[int, ...],
+    *,
+    workers: int,
+    saved: Path | None = None,
+) -> dict[str, Any]:
+    """Fill ``prefix`` up to each target in turn and measure; with ``saved``, resume the
+    history that file describes and describe it there after each stage."""
     settings = settings_for(env, SWITCHYARD_REDIS_PREFIX=prefix)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    own = {
-        **env,
-        "SWITCHYARD_REDIS_PREFIX": prefix,
-        "SWITCHYARD_URL": base,
-        "SWITCHYARD_PORT": str(port),
-    }
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    results: dict[str, Any] = {"stages": {}}
+    stages: dict[str, Any] = {}
     try:
-        baseline = int((await redis.info("memory"))["used_memory"])
-        filler = _Filler(redis, prefix, time.time())
-        async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
-            proc = await stack.enter_async_context(
-                child([SWITCHYARD, "serve"], env=own, name="history-service")
-            )
-            await wait_ready(f"{base}/readyz", proc, name="history-service")
-            from service.migration.control import MigrationControl
-            from service.runtime import unleash_admin
-
+        state = load_state(saved)
+        baseline = state.get("baseline") or int((await redis.info("memory"))["used_memory"])
+        filler = Filler(redis, settings.redis_url, prefix, state.get("end") or time.time())
+        filler.completions = state.get("completions", 0)
+        filler.filled_events = state.get("events", 0)
+        own = {**env, "SWITCHYARD_REDIS_PREFIX": prefix}
+        async with (
+            httpx.AsyncClient() as http,
+            serve(own, name="history-service", own_port=True) as base,
+        ):
             watchdog = Watchdog(
                 redis=redis,
                 http=http,
@@ -268,17 +173,47 @@ async def measure(env: Mapping[str, str], stages: tuple[int, ...] = STAGES) -> d
                 config=WatchdogConfig(name="bench-history", dry_run=True),
             )
             scans = {"scan_status_ms": True, "scan_watchdog_ms": True}
-            for target in stages:
+            for target in targets:
                 started = time.monotonic()
-                await filler.fill(target - filler.completions)
+                await filler.fill(target - filler.completions, workers=workers)
                 fill_s = time.monotonic() - started
+                if saved is not None:
+                    save_state(saved, baseline, filler)
                 figures = await _stage(filler, base, watchdog, scans, prefix, baseline)
                 figures["fill_s"] = round(fill_s, 1)
-                results["stages"][str(target)] = figures
+                figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+                stages[str(target)] = figures
                 print(_line(target, figures), flush=True)
     finally:
         await redis.aclose()
-        await delete_prefix(settings.redis_url, prefix)
+        if saved is None:
+            await delete_prefix(settings.redis_url, prefix)
+    return stages
+
+
+async def measure(
+    env: Mapping[str, str],
+    stages: tuple[int, ...] = STAGES,
+    *,
+    workers: int = WORKERS,
+    keep: str | None = None,
+) -> dict[str, Any]:
+    """Without ``keep``, one history grows through the stages and is deleted at the end. With
+    ``keep``, each stage has its own history under prefix ``{keep}-{stage}``, kept (and
+    described in ``.stack/``), so a later run with the same ``keep`` measures it again
+    without filling it again: the reads of new code against the same history."""
+    results: dict[str, Any] = {"stages": {}, "machine": machine(), "workers": workers}
+    if keep is None:
+        results["stages"] = await _measure_prefix(
+            env, unique_prefix("history"), stages, workers=workers
+        )
+        return _summary(results, stages)
+    for target in stages:
+        prefix = f"{keep}-{target}"
+        saved = log_dir().parent / f"history-{prefix}.json"
+        results["stages"] |= await _measure_prefix(
+            env, prefix, (target,), workers=workers, saved=saved
+        )
     return _summary(results, stages)
 
 
@@ -335,11 +270,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="10k, 30k, 100k completions")
     parser.add_argument("--stages", help="comma-separated completion counts (default 10k,100k,1M)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="fill processes")
+    parser.add_argument(
+        "--keep",
+        metavar="PREFIX",
+        help="keep each stage's history under PREFIX-<stage> and measure it again next time",
+    )
     args = parser.parse_args()
     stages: tuple[int, ...] = QUICK_STAGES if args.quick else STAGES
     if args.stages:
         stages = tuple(int(part) for part in args.stages.split(","))
-    figures = run(measure(stack_env(), stages))
+    figures = run(measure(stack_env(), stages, workers=args.workers, keep=args.keep))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
     RESULTS.mkdir(exist_ok=True)

@@ -49,15 +49,14 @@ from redis.asyncio import Redis
 
 from bench.common import (
     PYTHON,
-    SWITCHYARD,
     child,
     delete_prefix,
     percentile,
     run,
+    serve,
     settings_for,
     stack_env,
     unique_prefix,
-    wait_ready,
 )
 from flags.admin_api import UnleashAdmin
 from flags.model import KILL_SWITCH_FLAG, Issue
@@ -241,12 +240,10 @@ async def _addon(
     subscribed = asyncio.Event()
     listening = asyncio.create_task(calls.listen(subscribed))
     service_env = {**env, "SWITCHYARD_REDIS_PREFIX": prefix, "SWITCHYARD_INSTANCE": "bench-addon"}
-    argv = [SWITCHYARD, "serve", "--log-level", "warning"]
     try:
         await _port_free(settings)
         await asyncio.wait_for(subscribed.wait(), 10)
-        async with child(argv, env=service_env, name="propagation-service") as service:
-            await wait_ready(f"{settings.service_url}/readyz", service, name="propagation-service")
+        async with serve(service_env, name="propagation-service"):
             waited = await wait_for_the_addon(admin, lambda: calls.count > 0, within=90)
             print(f"propagation: the addon fired after {waited:.0f} s of flips", flush=True)
             await admin.set_enabled(KILL_SWITCH_FLAG, True)  # so the first reset is a change too

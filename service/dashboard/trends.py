@@ -99,7 +99,9 @@ async def read_trends(
     """The trends of ``window`` (a key of :data:`BUCKETS`), summed from the read model."""
     moment = time.time() if now is None else now
     start, size, count = _edges(window, moment)
-    sums = await ReadModel(redis, prefix=prefix, clock=lambda: moment).series(start, size, count)
+    fields = [f"{system.value}:acting:{counter}" for system in System for counter in ("ok", "n")]
+    model = ReadModel(redis, prefix=prefix, clock=lambda: moment)
+    sums = await model.series(start, size, count, fields=fields)
     series = {
         system: [
             Bucket(

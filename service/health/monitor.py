@@ -165,15 +165,21 @@ def monitor_for(runtime: Runtime) -> HealthMonitor:
 async def read_health(redis: Redis, *, prefix: str) -> dict[str, dict[str, Any]]:
     """The latest recorded result of each component, with its consecutive failures."""
     keys = Keys(prefix)
+    async with redis.pipeline(transaction=False) as pipe:  # one round trip
+        for name in COMPONENTS:
+            pipe.get(keys.health_latest(name))
+            pipe.get(keys.health_failures(name))
+            pipe.llen(keys.health_history(name))
+        replies = await pipe.execute()
     summary: dict[str, dict[str, Any]] = {}
-    for name in COMPONENTS:
-        latest = await redis.get(keys.health_latest(name))
+    for i, name in enumerate(COMPONENTS):
+        latest, failures, history = replies[3 * i : 3 * i + 3]
         if latest is None:
             continue
         summary[name] = {
             **json.loads(latest),
-            "consecutive_failures": int(await redis.get(keys.health_failures(name)) or 0),
-            "history": await redis.llen(keys.health_history(name)),
+            "consecutive_failures": int(failures or 0),
+            "history": history,
         }
     return summary
 

@@ -70,22 +70,25 @@ class DurationHistogram:
 
     async def read(self) -> list[HistogramCounts]:
         result = []
-        for system in System:
-            for dry_run in (False, True):
-                raw = await self._redis.hgetall(self.key(system, dry_run=dry_run))
-                running = 0
-                buckets = []
-                for upper in BUCKETS:
-                    running += int(raw.get(f"le:{_bound(upper)}", 0))
-                    buckets.append((_bound(upper), running))
-                result.append(
-                    HistogramCounts(
-                        system=system,
-                        dry_run=dry_run,
-                        buckets=tuple(buckets),
-                        total=int(raw.get("count", 0)),
-                        sum_seconds=float(raw.get("sum", 0.0)),
-                        succeeded=int(raw.get("succeeded", 0)),
-                    )
+        roles = [(system, dry_run) for system in System for dry_run in (False, True)]
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            for system, dry_run in roles:
+                pipe.hgetall(self.key(system, dry_run=dry_run))
+            hashes = await pipe.execute()
+        for (system, dry_run), raw in zip(roles, hashes, strict=True):
+            running = 0
+            buckets = []
+            for upper in BUCKETS:
+                running += int(raw.get(f"le:{_bound(upper)}", 0))
+                buckets.append((_bound(upper), running))
+            result.append(
+                HistogramCounts(
+                    system=system,
+                    dry_run=dry_run,
+                    buckets=tuple(buckets),
+                    total=int(raw.get("count", 0)),
+                    sum_seconds=float(raw.get("sum", 0.0)),
+                    succeeded=int(raw.get("succeeded", 0)),
                 )
+            )
         return result

@@ -11,6 +11,7 @@ Readers only: nothing here writes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -72,8 +73,9 @@ async def recent_dead_letters(
 
 async def read_recent(redis: Redis, *, prefix: str, limit: int = 10) -> dict[str, Any]:
     """All three, as ``/migration/status`` shows them under ``recent``."""
-    return {
-        "routed": await recent_routed(redis, prefix=prefix, limit=limit),
-        "mismatches": await recent_mismatches(redis, prefix=prefix, limit=limit),
-        "dead_letters": await recent_dead_letters(redis, prefix=prefix, limit=limit),
-    }
+    routed, mismatches, dead_letters = await asyncio.gather(
+        recent_routed(redis, prefix=prefix, limit=limit),
+        recent_mismatches(redis, prefix=prefix, limit=limit),
+        recent_dead_letters(redis, prefix=prefix, limit=limit),
+    )
+    return {"routed": routed, "mismatches": mismatches, "dead_letters": dead_letters}

@@ -181,17 +181,15 @@ class EventStream:
 
     async def depth(self) -> dict[str, int]:
         """Entries in the stream, pending (taken, not acknowledged), and dead letters."""
-        length = await self._redis.xlen(self.key)
-        try:
-            pending = await self._redis.xpending(self.key, GROUP)
-            taken = int(pending["pending"]) if pending else 0
-        except ResponseError:
-            taken = 0
-        return {
-            "stream": int(length),
-            "pending": taken,
-            "dead_letters": int(await self._redis.xlen(self.dead_key)),
-        }
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.xlen(self.key)
+            pipe.xpending(self.key, GROUP)  # an error before the group exists: none taken
+            pipe.xlen(self.dead_key)
+            length, pending, dead = await pipe.execute(raise_on_error=False)
+        if isinstance(length, ResponseError) or isinstance(dead, ResponseError):
+            raise length if isinstance(length, ResponseError) else dead
+        taken = int(pending["pending"]) if pending and isinstance(pending, dict) else 0
+        return {"stream": int(length), "pending": taken, "dead_letters": int(dead)}
 
     async def bury(self, entry: StreamEntry, *, system: str, error: str, attempts: int) -> str:
         """Move an entry that could not be dispatched to the dead-letter stream."""

@@ -13,7 +13,7 @@ state, the completion counters, recent routed issues, shadow mismatches and dead
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +53,28 @@ async def collect_status(runtime: Runtime, *, window: str = "1d") -> dict[str, A
 async def read_snapshot(runtime: Runtime, *, window: str = "1d") -> Snapshot:
     """Everything the status shows, read once from Redis and this process's flags."""
     settings = runtime.settings
-    completions = await DurationHistogram(runtime.redis, prefix=runtime.prefix).read()
-    recorded = await read_health(runtime.redis, prefix=runtime.prefix)
+    redis, prefix = runtime.redis, runtime.prefix
+    # Independent reads, each one round trip (or one pipeline): all in flight at once.
+    state_reads = asyncio.gather(
+        DurationHistogram(redis, prefix=prefix).read(),
+        read_health(redis, prefix=prefix),
+        Brake(redis, prefix=prefix).read(),
+        OwnershipStore(redis, prefix=prefix).counts(),
+        read_metrics(redis, prefix=prefix, window=window),
+        redis.hgetall(runtime.keys.watchdog_state),
+    )
+    activity_reads = asyncio.gather(
+        AuditTrail(redis, prefix=prefix).recent(10),
+        RoutingCounters(redis, prefix=prefix).read(),
+        redis.hgetall(runtime.keys.webhook_counts),
+        EventStream(redis, prefix=prefix).depth(),
+        read_recent(redis, prefix=prefix),
+        Ledger(redis, prefix=prefix).summary(),
+    )
+    (
+        (completions, recorded, override, owners, metrics, watchdog),
+        (transitions, routing, webhooks, queue, recent, reconciler),
+    ) = await asyncio.gather(state_reads, activity_reads)
     health = recorded_health(recorded)  # the monitor's last results: a read never probes
     health["flags"] = {
         "healthy": runtime.provider.freshness() != "error",
@@ -62,15 +82,12 @@ async def read_snapshot(runtime: Runtime, *, window: str = "1d") -> Snapshot:
     }
     state: dict[str, Any] = routed_state(runtime.provider)  # the flags this process routes with
     state["flag_problems"] = [problem.as_dict() for problem in runtime.provider.problems()]
-    override = await Brake(runtime.redis, prefix=runtime.prefix).read()
     if override is not None and override.pending and not state.get("kill_switch"):
         state = {**state, "kill_switch": True, "kill_switch_text": OVERRIDE_TEXT}
         state.setdefault("mode", "emergency_rollback")
-    owners = await OwnershipStore(runtime.redis, prefix=runtime.prefix).counts()
-    metrics = await read_metrics(runtime.redis, prefix=runtime.prefix, window=window)
-    watchdog = await runtime.redis.hgetall(runtime.keys.watchdog_state)
+    now = time.time()
     status = {
-        "at": time.time(),
+        "at": now,
         **state,
         "override": override.as_dict() if override is not None else None,
         "owners": {system.value: count for system, count in owners.items()},
@@ -79,22 +96,25 @@ async def read_snapshot(runtime: Runtime, *, window: str = "1d") -> Snapshot:
             **comparison_table(metrics),
             "sources": outcome_sources(settings.systems, settings.outcome_deadline_seconds),
         },
-        "recent_transitions": [
-            entry.as_dict()
-            for entry in await AuditTrail(runtime.redis, prefix=runtime.prefix).recent(10)
-        ],
-        "routing": await RoutingCounters(runtime.redis, prefix=runtime.prefix).read(),
-        "webhooks": {
-            str(k): int(v)
-            for k, v in (await runtime.redis.hgetall(runtime.keys.webhook_counts)).items()
-        },
-        "queue": await EventStream(runtime.redis, prefix=runtime.prefix).depth(),
-        "watchdog": describe_state({str(k): str(v) for k, v in watchdog.items()}, now=time.time()),
+        "recent_transitions": [entry.as_dict() for entry in transitions],
+        "routing": routing,
+        "webhooks": {str(k): int(v) for k, v in webhooks.items()},
+        "queue": queue,
+        "watchdog": describe_state({str(k): str(v) for k, v in watchdog.items()}, now=now),
         "health_history": recorded,
-        "completions": [
-            {**dataclasses.asdict(counts), "system": counts.system.value} for counts in completions
-        ],
-        "recent": await read_recent(runtime.redis, prefix=runtime.prefix),
-        "reconciler": await Ledger(runtime.redis, prefix=runtime.prefix).summary(),
+        "completions": [_completion_row(counts) for counts in completions],
+        "recent": recent,
+        "reconciler": reconciler,
     }
     return Snapshot(status, completions)
+
+
+def _completion_row(counts: HistogramCounts) -> dict[str, Any]:
+    return {
+        "system": counts.system.value,
+        "dry_run": counts.dry_run,
+        "buckets": counts.buckets,
+        "total": counts.total,
+        "sum_seconds": counts.sum_seconds,
+        "succeeded": counts.succeeded,
+    }

@@ -20,6 +20,7 @@ Reads for the dashboard and ``/metrics`` are two: the counters hash and the last
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -90,7 +91,8 @@ class Ledger:
 
     async def summary(self) -> dict[str, Any]:
         """Counters and the last run, for ``/migration/status``, the dashboard and ``/metrics``."""
-        return {"counts": await self.totals(), "last_run": await self.last_report()}
+        totals, last_run = await asyncio.gather(self.totals(), self.last_report())
+        return {"counts": totals, "last_run": last_run}
 
     async def last_report(self) -> dict[str, Any] | None:
         raw = await self._redis.get(self._keys.reconciler_last_run)
