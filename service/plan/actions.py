@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from flags.model import Mode
@@ -18,7 +19,12 @@ from service.plan.errors import PlanConflict, PlanForbidden
 from service.plan.model import Gate, Plan
 from service.plan.store import PlanRecord, PlanStore
 
-__all__ = ["PlanActions", "describe", "record_transition"]
+__all__ = ["STARTING", "PlanActions", "describe", "record_transition"]
+
+# The last decision while the starter writes the first step's flags (rollout, then mode): the
+# controller leaves such a plan alone (see ``PlanController.tick``) rather than take the
+# half-written flags for a hand change.
+STARTING = {"action": "start", "applied": False, "reason": "starting: writing the first step"}
 
 
 def describe(record: PlanRecord | None) -> str:
@@ -117,6 +123,7 @@ class PlanActions:
             state,
             actor.name,
             now,
+            last_decision=dict(STARTING),
             version=existing.version if existing else 0,
         )
         saved = await self._write(existing, record, event="started", actor=actor, reason=reason)
@@ -124,7 +131,8 @@ class PlanActions:
         await self._control.set_rollout(first.percentage, actor=actor, reason=why)
         if migration.mode is not Mode.GRADUAL:
             await self._control.set_mode(Mode.GRADUAL, actor=actor, reason=why, force=True)
-        return saved
+        # the flags are the plan's now: its ticks may judge them (a person acting meanwhile wins)
+        return await self._store.replace(replace(saved, last_decision=None)) or saved
 
     async def approve(self, *, actor: Actor, reason: str, may_approve: bool = True) -> PlanRecord:
         """Open the current step's approval gate: four eyes (never the plan's starter)."""

@@ -13,6 +13,9 @@ pure :func:`~service.plan.decision.decide`, and applies the answer:
 * ``hold`` / ``await_approval``: the decision is stored for the dashboard and CLI; the timeline
   gets an entry only when what the plan waits for changes, not at every tick.
 
+A plan whose starter is still writing the first step's flags (rollout, then mode) is left alone
+for up to a minute, unless the watchdog says roll back: the half-written flags are no hand change.
+
 A watchdog in dry-run mode does not roll back; its "would roll back" pauses the plan instead.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 from flags.model import Mode
 from flags.transitions import Actor, ActorKind, MigrationState
 from service.migration.control import MigrationControl
-from service.plan.actions import record_transition
+from service.plan.actions import STARTING, record_transition
 from service.plan.decision import Action, Decision, Observation, Status, decide
 from service.plan.evidence import EvidenceSource
 from service.plan.store import PlanRecord, PlanStore
@@ -35,6 +38,7 @@ from service.watchdog.verdict import Verdict
 __all__ = ["PlanController", "plan_actor"]
 
 _HAND_CHANGES = {"set_rollout", "set_mode"}
+_START_GRACE = 60.0
 _STATUS_AFTER = {
     Action.PAUSE: Status.PAUSED,
     Action.STALL: Status.STALLED,
@@ -49,6 +53,17 @@ _EVENTS = {
     Action.HOLD: "held",
     Action.AWAIT_APPROVAL: "awaiting_approval",
 }
+
+
+def _starting(record: PlanRecord, now: float) -> bool:
+    """Started, the first step's flags not yet all written (for at most ``_START_GRACE``: a
+    starter that died midway leaves flags the next tick judges as a hand change)."""
+    last = record.last_decision or {}
+    return (
+        last.get("action") == STARTING["action"]
+        and not last.get("applied", True)
+        and now - record.started_at < _START_GRACE
+    )
 
 
 def plan_actor(record: PlanRecord) -> Actor:
@@ -77,6 +92,8 @@ class PlanController:
         record = await self._store.load()
         if record is None or record.state.status.over:
             return None
+        if _starting(record, self._clock()) and not (verdict and verdict.rollback):
+            return None  # its starter is still writing the first step's flags
         migration = await self._control.state()
         if await self._reapply(record, migration):
             migration = await self._control.state()

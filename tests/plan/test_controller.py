@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from flags.transitions import Actor, ActorKind
 from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.notify.outbox import Notification, Outbox
-from service.plan.actions import PlanActions
+from service.plan.actions import STARTING, PlanActions
 from service.plan.controller import PlanController
 from service.plan.decision import Action, Status
 from service.plan.errors import PlanConflict, PlanForbidden
@@ -170,6 +171,28 @@ async def test_a_hand_change_pauses_and_names_who_then_resume_restores_the_step(
     assert (await parts.control.state()).rollout == 10
     record = await parts.store.load()
     assert record is not None and record.state.status is Status.RUNNING
+
+
+async def test_a_start_still_writing_its_flags_is_no_hand_change(
+    parts: Parts, redis_client: Redis, prefix: str
+) -> None:
+    await _start(parts)
+    record = await parts.store.load()
+    assert record is not None and record.last_decision is None  # the start finished
+    # as a tick sees a start between its rollout and its mode: the flags half-written
+    starting = await parts.store.replace(replace(record, last_decision=dict(STARTING)))
+    assert starting is not None
+    await parts.control.set_rollout(30, actor=ALICE, reason="half-way")
+    assert await parts.controller.tick() is None
+    assert (await parts.store.load()) == starting
+    later = PlanController(
+        store=parts.store,
+        control=parts.control,
+        evidence=StreamFold(redis_client, prefix=prefix),
+        clock=lambda: time.time() + 61,  # a starter that died midway: judged as it stands
+    )
+    decision = await later.tick()
+    assert decision is not None and decision.action is Action.PAUSE
 
 
 async def test_the_kill_switch_ends_the_plan_as_rolled_back(parts: Parts) -> None:
