@@ -16,6 +16,7 @@ from service.errors import PayloadError, SignatureError
 from service.github.events import (
     ROUTED_ACTIONS,
     CheckCompleted,
+    CheckKind,
     GitHubEvent,
     Ignored,
     IssueEvent,
@@ -539,3 +540,148 @@ def test_an_ignored_issue_action_keeps_the_delivery_event_and_action() -> None:
     ignored = parse_event(event="issues", delivery_id="dlv-9", body=body)
     assert isinstance(ignored, Ignored)
     assert (ignored.delivery_id, ignored.event, ignored.action) == ("dlv-9", "issues", "pinned")
+
+
+# What the README says of names: "a sender is a login or `name[bot]`"; a refusal quotes the
+# bad value escaped and cut (a repository name at 80 characters, a login at 60, then "…").
+@pytest.mark.parametrize(
+    ("sender", "message"),
+    [
+        ({"login": "not a login"}, "sender.login is not a GitHub login: 'not a login'"),
+        ({"login": 5}, "sender.login is not a GitHub login: '5'"),
+        ({"login": "x" * 70}, f"sender.login is not a GitHub login: '{'x' * 60}…'"),
+        ({"login": "octocat[bot]x"}, "sender.login is not a GitHub login: 'octocat[bot]x'"),
+    ],
+)
+def test_a_sender_that_is_not_a_github_login_is_refused_word_for_word(
+    sender: object, message: str
+) -> None:
+    assert str(_refusal("issues", _issue_payload(sender=sender))) == f"issues payload: {message}"
+
+
+@pytest.mark.parametrize(
+    ("sender", "login"),
+    [
+        ({"login": "dependabot[bot]"}, "dependabot[bot]"),
+        ({"login": "mona-lisa"}, "mona-lisa"),
+        ({"login": None}, ""),
+        ({}, ""),
+        (None, ""),
+        ("octocat", ""),
+        (["octocat"], ""),
+    ],
+)
+def test_a_sender_is_a_login_or_an_apps_bot_name_and_may_be_absent(
+    sender: object, login: str
+) -> None:
+    parsed = _parse("issues", _issue_payload(sender=sender))
+    assert isinstance(parsed, IssueEvent)
+    assert parsed.sender == login
+
+
+def test_a_repository_name_in_a_refusal_is_cut_at_80_characters() -> None:
+    name = "octo-org/" + "r" * 120  # a name longer than GitHub's 100
+    error = _refusal("issues", _issue_payload(repository={"full_name": name}))
+    assert str(error) == (
+        f"issues payload: repository.full_name has a name GitHub does not allow: '{name[:80]}…'"
+    )
+
+
+def test_labels_keep_only_named_ones_in_order() -> None:
+    labels = ["bug", {"name": "agent"}, {"name": 5}, None, {"color": "red"}, {"name": "p1"}]
+    parsed = _parse("issues", _issue_payload(issue={"number": 3, "title": "t", "labels": labels}))
+    assert isinstance(parsed, IssueEvent)
+    assert parsed.labels == ("agent", "p1")
+
+
+def test_an_issues_event_about_a_pull_request_is_ignored_with_its_delivery_and_action() -> None:
+    issue = {"number": 9, "title": "t", "pull_request": {"url": "u"}}
+    assert _parse("issues", _issue_payload(action="labeled", issue=issue)) == Ignored(
+        delivery_id="d-1",
+        event="issues",
+        action="labeled",
+        why="octo-org/octo-repo#9 is a pull request, not an issue",
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "action", "why"),
+    [
+        ("star", "created", "event 'star' is not acted on"),
+        ("issues", "deleted", "issues action 'deleted' is not acted on"),
+        ("check_run", "created", "check_run action 'created' is not acted on"),
+    ],
+)
+def test_an_ignored_delivery_says_whether_the_event_or_the_action_is_not_acted_on(
+    event: str, action: str, why: str
+) -> None:
+    payload = {**_issue_payload(), "action": action}
+    assert _parse(event, payload) == Ignored(delivery_id="d-1", event=event, action=action, why=why)
+
+
+def test_an_acted_on_event_whose_action_is_not_text_is_refused() -> None:
+    error = _refusal("issues", _issue_payload(action=5))
+    assert str(error) == "issues payload: action is missing or not a string"
+
+
+def _check(kind: str, data: object) -> dict[str, Any]:
+    return {"action": "completed", kind: data, "repository": {"full_name": "o/r"}}
+
+
+def _completed(kind: CheckKind, **fields: Any) -> CheckCompleted:
+    base: dict[str, Any] = {
+        "conclusion": None,
+        "success": False,
+        "head_branch": None,
+        "pr_numbers": (),
+        "linked_issues": (),
+    }
+    return CheckCompleted(delivery_id="d-1", kind=kind, repository="o/r", **(base | fields))
+
+
+# The CI fields are read leniently: a conclusion, branch or list of pull requests of the wrong
+# type counts as absent; the event's own head branch wins over its check suite's.
+@pytest.mark.parametrize(
+    ("kind", "data", "expected"),
+    [
+        ("check_run", {"conclusion": "success"}, {"conclusion": "success", "success": True}),
+        ("check_suite", {"conclusion": 1, "head_branch": 7, "pull_requests": 5}, {}),
+        (
+            "workflow_run",
+            {"conclusion": "failure", "head_branch": "main"},
+            {"conclusion": "failure", "head_branch": "main"},
+        ),
+        (
+            "check_run",
+            {"head_branch": "12-own", "check_suite": {"head_branch": "switchyard/python/issue-5"}},
+            {"head_branch": "12-own", "linked_issues": (12,)},
+        ),
+        (
+            "check_run",
+            {"check_suite": "not an object", "pull_requests": [{"number": 4}, "x", None]},
+            {"pr_numbers": (4,)},
+        ),
+        ("check_suite", {"head_branch": "", "pull_requests": {"number": 4}}, {"head_branch": ""}),
+    ],
+)
+def test_ci_results_read_what_they_can_and_link_the_branchs_issue(
+    kind: CheckKind, data: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert _parse(kind, _check(kind, data)) == _completed(kind, **expected)
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "message"),
+    [
+        ("check_suite", None, "check_suite payload: check_suite is missing or not an object"),
+        ("workflow_run", [], "workflow_run payload: workflow_run is missing or not an object"),
+        (
+            "check_run",
+            {"pull_requests": [{"number": 0}]},
+            "check_run payload: check_run.pull_requests[].number must be a whole number "
+            "1..2147483647, got 0",
+        ),
+    ],
+)
+def test_ci_refusals_name_the_field_word_for_word(kind: str, data: object, message: str) -> None:
+    assert str(_refusal(kind, _check(kind, data))) == message

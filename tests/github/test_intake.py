@@ -18,7 +18,13 @@ from service.errors import (
     UnsupportedMediaType,
 )
 from service.github.events import CheckCompleted, Ignored, IssueEvent, Ping, PullRequestClosed
-from service.github.intake import MAX_BODY_BYTES, Accepted, check_delivery
+from service.github.intake import (
+    MAX_BODY_BYTES,
+    Accepted,
+    Verified,
+    check_delivery,
+    verify_delivery,
+)
 from service.github.signature import sign
 
 SECRET = Secret("intake-test-secret")
@@ -359,3 +365,21 @@ def test_body_limit_and_encoding_refusals_say_why_and_name_the_delivery() -> Non
     assert isinstance(not_utf8, PayloadError)
     assert str(not_utf8).startswith("body is not UTF-8: ")
     assert not_utf8.delivery_id == DELIVERY
+
+
+def test_a_verified_delivery_keeps_its_headers_lower_cased_and_its_content_type_as_sent() -> None:
+    body = _encode(ISSUE_OPENED)
+    headers = _headers(body, Content_Type="Application/JSON; charset=utf-8")
+    verified = verify_delivery(headers=headers, body=body, secret=SECRET)
+    assert verified == Verified(
+        delivery_id=DELIVERY,
+        event="issues",
+        headers={
+            "content-type": "Application/JSON; charset=utf-8",
+            "x-github-event": "issues",
+            "x-github-delivery": DELIVERY,
+            "x-hub-signature-256": sign(SECRET, body),
+            "user-agent": "GitHub-Hookshot/044aadd",
+        },
+        content_type="Application/JSON; charset=utf-8",
+    )
