@@ -6,7 +6,8 @@ spreading the events over 35 days, in three stages (10k, 100k, 1M completions in
 of them shadow runs, each with its comparison; 40 % of acting runs with a PR closed, 40 % with a
 check suite). After each stage, against a real ``switchyard serve`` on that prefix:
 
-* p50/p95 of ``GET /migration/status``, ``GET /metrics`` and ``GET /migration/dashboard/panels``;
+* p50/p95 of ``GET /migration/status``, ``GET /metrics`` and ``GET /migration/dashboard/panels``
+  (the first and last with the viewer token: they need a login);
 * one watchdog tick (dry run): the catch-up tick that folds the stage's rows, then ticks with
   a few new completions each, p50/p95;
 * Redis memory per event (``used_memory`` growth over events recorded);
@@ -94,10 +95,11 @@ async def _stage(
     scans: dict[str, bool],
     prefix: str,
     baseline_memory: int,
+    reader: Mapping[str, str],
 ) -> dict[str, Any]:
     redis = filler.redis
     figures: dict[str, Any] = {"completions": filler.completions, "events": filler.events}
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=dict(reader)) as http:
         for name, path in (
             ("status", "/migration/status"),
             ("metrics", "/metrics"),
@@ -150,6 +152,8 @@ async def _measure_prefix(
     """Fill ``prefix`` up to each target in turn and measure; with ``saved``, resume the
     history that file describes and describe it there after each stage."""
     settings = settings_for(env, SWITCHYARD_REDIS_PREFIX=prefix)
+    token = settings.viewer_token or settings.admin_token  # the status and panels need a login
+    reader = {"Authorization": f"Bearer {token.reveal()}"} if token else {}
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     stages: dict[str, Any] = {}
     try:
@@ -179,7 +183,7 @@ async def _measure_prefix(
                 fill_s = time.monotonic() - started
                 if saved is not None:
                     save_state(saved, baseline, filler)
-                figures = await _stage(filler, base, watchdog, scans, prefix, baseline)
+                figures = await _stage(filler, base, watchdog, scans, prefix, baseline, reader)
                 figures["fill_s"] = round(fill_s, 1)
                 figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]
                 stages[str(target)] = figures

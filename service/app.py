@@ -1,6 +1,7 @@
 """The Starlette application: ``create_app(settings)`` and its lifespan.
 
-Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/unleash/events``
+Routes: ``/healthz`` (alive), ``/readyz`` (Redis and flags usable), ``/health/summary`` (what
+anyone may see, :mod:`service.web.health_summary`), ``/unleash/events``
 (Unleash's webhook addon: refetch flags now, tell every process), ``/webhooks/github``
 (:mod:`service.web.webhooks`), ``/webhooks/github/{system}`` (a GitHub App's own hook,
 :mod:`service.web.app_webhooks`), ``/agents/{system}/completions``
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from flags.errors import UnleashError
 from flags.provision import EVENTS_SECRET_HEADER
 from service.dashboard import route as dashboard_route
+from service.dashboard.credentials import Credentials
 from service.health.monitor import monitor_for
 from service.migration.control import MigrationControl
 from service.migration.override_sync import sync_overrides
@@ -36,6 +38,7 @@ from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 from service.web import app_webhooks as app_webhook_route
 from service.web import completions as completion_route
+from service.web import health_summary as health_summary_route
 from service.web import status as status_route
 from service.web import webhooks as webhook_route
 from service.web.body import LargeBodies
@@ -157,6 +160,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *health_summary_route.ROUTES,
             Route("/unleash/events", unleash_events, methods=["POST"]),
             *webhook_route.ROUTES,
             *app_webhook_route.ROUTES,
@@ -169,6 +173,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
         lifespan=lifespan,
     )
     app.state.intake_errors = intake_errors
+    app.state.credentials = Credentials.from_settings(  # the users file is read once, here
+        admin_token=settings.admin_token,
+        viewer_token=settings.viewer_token,
+        users_file=settings.users_file,
+    )
     app.state.unleash_notifications = 0
     app.state.large_bodies = LargeBodies(settings.max_large_bodies)
     if runtime is not None:

@@ -6,7 +6,8 @@
     ├── SignatureError               401  webhook or callback signature missing or wrong
     ├── AuthRefused                  401  base: the caller may not act (dashboard, admin API)
     │   ├── Unauthenticated          401  no or wrong credentials
-    │   └── Forbidden                403  read-only, foreign origin, missing or wrong CSRF token
+    │   ├── Forbidden                403  read-only, foreign origin, missing or wrong CSRF token
+    │   └── TooManyAttempts          429  too many failed logins or bearers: ``Retry-After``
     ├── PayloadError                 400  body is not JSON or lacks what the event needs
     │   └── ActionInvalid            400  a dashboard action's field is missing or malformed
     ├── PayloadTooLarge              413  body over the limit
@@ -76,6 +77,7 @@ __all__ = [
     "SignatureError",
     "StackError",
     "SwitchyardError",
+    "TooManyAttempts",
     "Unauthenticated",
     "UnknownJob",
     "UnknownSystem",
@@ -130,9 +132,23 @@ class AuthRefused(SwitchyardError, status=401):
 class Unauthenticated(AuthRefused):
     """No credentials, or wrong ones (a bearer token, a session cookie)."""
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(AuthRefused, status=403):
     """Known or not, the caller may not do this (read-only, foreign origin, CSRF)."""
+
+
+class TooManyAttempts(AuthRefused, status=429):
+    """Too many failed logins or bearer tokens from this client; wait ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class PayloadError(SwitchyardError, status=400):

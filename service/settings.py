@@ -42,7 +42,8 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_PORT": "Port the service binds to (default: the port of SWITCHYARD_URL).",
     "SWITCHYARD_WEBHOOK_SECRET": "GitHub webhook secret (X-Hub-Signature-256).",
     "SWITCHYARD_UNLEASH_EVENTS_SECRET": "Shared secret Unleash's webhook addon sends.",
-    "SWITCHYARD_ADMIN_TOKEN": "Token for dashboard and admin API actions.",
+    "SWITCHYARD_ADMIN_TOKEN": "Shared token for dashboard and admin API actions (never approves).",
+    "SWITCHYARD_VIEWER_TOKEN": "Read-only token for the dashboard and /migration/status.",
     "SWITCHYARD_AGENT_SECRET": "Shared callback secret of both agent systems (deprecated).",
     "SWITCHYARD_TYPESCRIPT_AGENT_SECRET": "HMAC secret the typescript system signs callbacks with.",
     "SWITCHYARD_PYTHON_AGENT_SECRET": "HMAC secret the python system signs callbacks with.",
@@ -72,7 +73,8 @@ ENV_VARS: dict[str, str] = {
     "SWITCHYARD_MAX_LARGE_BODIES": "Request bodies over 1 MiB read at once (default 4; more: 503).",
     "SWITCHYARD_NOTIFY_WEBHOOK_URL": "Generic JSON webhook for plan and rollback notifications.",
     "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": "HMAC-SHA256 secret signing those notifications.",
-    "SWITCHYARD_USERS_FILE": "People's names, roles and token hashes (JSON) for plan commands.",
+    "SWITCHYARD_USERS_FILE": "People's names, roles and token hashes (JSON): the dashboard, "
+    "/migration/status and the plan commands.",
     "SWITCHYARD_TOKEN": "This person's own token (the CLI), checked against the users file.",
 }
 
@@ -150,6 +152,7 @@ class Settings:
     webhook_secret: Secret | None = None
     unleash_events_secret: Secret | None = None
     admin_token: Secret | None = None
+    viewer_token: Secret | None = None
     agent_secret: Secret | None = None
     agent_secrets: Mapping[System, Secret] = field(default_factory=dict)
     stream_retention_seconds: float = 86_400.0
@@ -197,6 +200,7 @@ class Settings:
             webhook_secret=_secret(env, "SWITCHYARD_WEBHOOK_SECRET"),
             unleash_events_secret=_secret(env, "SWITCHYARD_UNLEASH_EVENTS_SECRET"),
             admin_token=_secret(env, "SWITCHYARD_ADMIN_TOKEN"),
+            viewer_token=_secret(env, "SWITCHYARD_VIEWER_TOKEN"),
             agent_secret=_secret(env, "SWITCHYARD_AGENT_SECRET"),
             metrics_token=_secret(env, "SWITCHYARD_METRICS_TOKEN"),
             stream_retention_seconds=_positive_float(

@@ -55,10 +55,18 @@ def admin_token(service: RunningService) -> str:
     return token.reveal()
 
 
-async def log_in(page: Page, service: RunningService, name: str = "alice") -> None:
-    """Log in through the page's form; the page then says who is signed in."""
-    await page.fill("input[name=actor]", name)
-    await page.fill("input[name=token]", admin_token(service))
+def viewer_token(service: RunningService) -> str:
+    token = service.settings.viewer_token
+    assert token is not None, "the stack's .stack/env must carry SWITCHYARD_VIEWER_TOKEN"
+    return token.reveal()
+
+
+async def log_in(
+    page: Page, service: RunningService, token: str | None = None, name: str = "admin"
+) -> None:
+    """Log in through the login form (where the dashboard sends a browser without a session),
+    with the admin token unless told otherwise; the page then says who is signed in."""
+    await page.fill("input[name=token]", token or admin_token(service))
     async with page.expect_navigation():
         await page.click(".login button[type=submit]")
     await expect(page.locator("#actor")).to_have_text(name)

@@ -71,6 +71,12 @@ async def _prepare(
     say("demo: flags reset to their defaults (typescript only, 0%, kill switch off)")
 
 
+def _reader(settings: Settings) -> dict[str, str]:
+    """The status needs a login: the viewer token (else the admin token), to the service only."""
+    token = settings.viewer_token or settings.admin_token
+    return {"Authorization": f"Bearer {token.reveal()}"} if token is not None else {}
+
+
 def _narrator(*, to_stderr: bool) -> Callable[[str], None]:
     stream = sys.stderr if to_stderr else sys.stdout
 
@@ -174,6 +180,7 @@ async def _demo(args: argparse.Namespace) -> int:
                     service_url=settings.service_url,
                     sender=GitHubSender(http, url=settings.service_url, secret=secret),
                     agent_urls=agent_urls,
+                    status_headers=_reader(settings),
                 ),
                 control=MigrationControl(
                     admin=unleash_admin(settings, http), redis=redis, prefix=prefix

@@ -50,6 +50,7 @@ async def _demo_kinds(args: argparse.Namespace) -> int:
         app_secret=app_secret,
         github_token=token,
         issues=args.issues,
+        reader=settings.viewer_token or settings.admin_token,
     )
     env = {
         **os.environ,

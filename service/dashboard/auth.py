@@ -1,20 +1,23 @@
-"""Who may act on the dashboard: the admin token, signed session cookies, CSRF, Origin.
+"""Who may read and who may act on the dashboard: credentials, signed session cookies, CSRF.
 
-Actions need ``SWITCHYARD_ADMIN_TOKEN``; without it the dashboard is read-only. Two ways in:
+Every page, the panels and ``/migration/status`` need an :class:`Identity`
+(:mod:`service.dashboard.credentials`: the viewer token, the admin token or a person's own
+token). Two ways in:
 
-* ``Authorization: Bearer <token>`` (scripts): the token is compared in constant time; no
-  cookie, no CSRF token needed (a browser never adds this header by itself).
-* the login form: the token and a name for the audit trail. A right token opens a session in
-  Redis (``<prefix>:dashboard:session:<id>``, 12 h) and sets the cookie ``<id>.<signature>``,
-  HttpOnly, SameSite=Strict, the signature an HMAC-SHA256 of the id under a key derived from the
-  admin token (the token itself is never in the cookie; a new token voids every session).
+* ``Authorization: Bearer <token>`` (scripts): no cookie, no CSRF token needed (a browser never
+  adds this header by itself). A wrong bearer counts as a failed login: throttled per client
+  (:mod:`service.dashboard.throttle`, then 429 with ``Retry-After``) and counted.
+* the login form: a right token opens a session in Redis (``<prefix>:dashboard:session:<id>``,
+  12 h: the name and role the token gave) and sets the cookie ``<id>.<signature>``, HttpOnly,
+  SameSite=Strict, the signature an HMAC-SHA256 of the id under a key derived from every
+  credential (no token is ever in the cookie; a new token or users file voids every session).
   Logging out deletes the session.
 
-A request carried by the session cookie must also come from the dashboard's own origin
+An action carried by the session cookie must also come from the dashboard's own origin
 (``Origin``, else ``Referer``; neither means refused) and carry the session's CSRF token (an
 HMAC of the session id, compared with :func:`hmac.compare_digest`) in the form field
 ``csrf_token`` or the header ``X-CSRF-Token``. Refusals: 401 (no or wrong credentials), 403
-(read-only, foreign origin, missing or wrong CSRF token).
+(a viewer acting, foreign origin, missing or wrong CSRF token), 429 (too many failures).
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ from starlette.requests import Request
 
 from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
-from service.errors import AuthRefused, Forbidden, Unauthenticated
+from service.dashboard.credentials import Credentials, Identity
+from service.dashboard.throttle import LoginThrottle
+from service.errors import AuthRefused, Forbidden, TooManyAttempts, Unauthenticated
 from service.keys import Keys
+from service.plan.users import Role
 
 __all__ = [
     "CSRF_FIELD",
@@ -48,6 +54,7 @@ __all__ = [
     "DashboardAuth",
     "Session",
     "SessionSigner",
+    "client_of",
     "origin_of",
 ]
 
@@ -61,24 +68,33 @@ _KEY_LABEL = b"switchyard dashboard session v1"
 @dataclass(frozen=True, slots=True)
 class Session:
     session_id: str
-    actor: str
+    identity: Identity
     csrf_token: str
     expires_at: float
+
+    @property
+    def actor(self) -> str:
+        return self.identity.name
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authorised caller: the actor for the audit trail, and the session (None: bearer)."""
+    """An authorised caller: who (the audit trail's actor), and the session (None: bearer)."""
 
-    actor: Actor
+    identity: Identity
     session: Session | None
+
+    @property
+    def actor(self) -> Actor:
+        source = "dashboard" if self.session is not None else "api"
+        return Actor(self.identity.name, ActorKind.HUMAN, source)
 
 
 class SessionSigner:
     """Signs session ids and derives their CSRF tokens; pure, no I/O."""
 
-    def __init__(self, admin_token: Secret) -> None:
-        self._key = hmac.new(admin_token.reveal().encode(), _KEY_LABEL, hashlib.sha256).digest()
+    def __init__(self, key: Secret) -> None:
+        self._key = hmac.new(key.reveal().encode(), _KEY_LABEL, hashlib.sha256).digest()
 
     def _mac(self, purpose: str, session_id: str) -> str:
         message = f"{purpose}:{session_id}".encode()
@@ -110,41 +126,54 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def client_of(request: Request) -> str:
+    """The client's address as the service sees it (the throttle's key)."""
+    return request.client.host if request.client else "?"
+
+
 class DashboardAuth:
     def __init__(
         self,
         *,
-        admin_token: Secret | None,
+        credentials: Credentials,
         redis: Redis,
         prefix: str,
         allowed_origins: Iterable[str] = (),
     ) -> None:
-        self._token = admin_token
-        self._signer = SessionSigner(admin_token) if admin_token is not None else None
+        self._credentials = credentials
+        key = credentials.session_secret()
+        self._signer = SessionSigner(key) if key is not None else None
         self._redis = redis
         self._prefix = prefix
         self._origins = {origin for url in allowed_origins if (origin := origin_of(url))}
+        self.throttle = LoginThrottle(redis, prefix=prefix)
 
     @property
     def enabled(self) -> bool:
-        """False when no admin token is configured: the dashboard is read-only."""
+        """False when no credential is configured: nobody can read or act."""
         return self._signer is not None
 
     def _key(self, session_id: str) -> str:
         return Keys(self._prefix).dashboard_session(session_id)
 
-    async def login(self, token: str, actor: str) -> tuple[Session, str] | None:
-        """A new session and its cookie value when ``token`` is the admin token, else None."""
-        if self._token is None or self._signer is None or not self._token.matches(token):
+    async def login(self, token: str) -> tuple[Session, str] | None:
+        """A new session and its cookie value when ``token`` is known, else None."""
+        identity = self._credentials.identify(token)
+        if identity is None or self._signer is None:
             return None
         session_id = secrets.token_urlsafe(32)
         expires_at = time.time() + SESSION_SECONDS
-        record: dict[FieldT, EncodableT] = {"actor": actor, "expires_at": f"{expires_at:.3f}"}
+        record: dict[FieldT, EncodableT] = {
+            "actor": identity.name,
+            "role": identity.role.value,
+            "shared": "1" if identity.shared else "0",
+            "expires_at": f"{expires_at:.3f}",
+        }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(session_id), mapping=record)
             pipe.expire(self._key(session_id), SESSION_SECONDS)
             await pipe.execute()
-        session = Session(session_id, actor, self._signer.csrf_token(session_id), expires_at)
+        session = Session(session_id, identity, self._signer.csrf_token(session_id), expires_at)
         return session, self._signer.cookie_value(session_id)
 
     async def session(self, request: Request) -> Session | None:
@@ -156,11 +185,14 @@ class DashboardAuth:
         if session_id is None:
             return None
         record = await self._redis.hgetall(self._key(session_id))
-        if "actor" not in record:
+        if "actor" not in record or record.get("role") not in {r.value for r in Role}:
             return None
+        identity = Identity(
+            str(record["actor"]), Role(str(record["role"])), shared=record.get("shared") == "1"
+        )
         return Session(
             session_id,
-            str(record["actor"]),
+            identity,
             self._signer.csrf_token(session_id),
             float(record["expires_at"]),
         )
@@ -192,17 +224,49 @@ class DashboardAuth:
         origin = origin_of(claimed)
         return origin is not None and origin in self._origins
 
-    async def authorize(self, request: Request, form: Mapping[str, Any]) -> Caller:
-        """The caller of an action, or :class:`AuthRefused`."""
-        if self._token is None or self._signer is None:
-            raise Forbidden("read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
+    async def bearer(self, request: Request) -> Identity | None:
+        """The identity of the request's ``Authorization`` header; None when it has none.
+        A wrong one is refused (401) and counted; a client with too many failures waits (429)
+        before its token is even compared."""
         authorization = request.headers.get("authorization", "")
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not self._token.matches(token.strip()):
-                raise Unauthenticated("wrong or malformed bearer token")
-            name = str(form.get("actor") or "api").strip()[:64] or "api"
-            return Caller(Actor(name, ActorKind.HUMAN, "api"), None)
+        if not authorization:
+            return None
+        client = client_of(request)
+        wait = await self.throttle.retry_after(client)
+        if wait is not None:
+            raise TooManyAttempts(
+                f"too many failed logins: try again in {wait} s", retry_after=wait
+            )
+        scheme, _, token = authorization.partition(" ")
+        identity = self._credentials.identify(token.strip()) if scheme.lower() == "bearer" else None
+        if identity is None:
+            await self.throttle.failed(client)
+            raise Unauthenticated("wrong or malformed bearer token")
+        return identity
+
+    async def reader(self, request: Request) -> tuple[Identity, Session | None]:
+        """Who reads: a bearer token, else the session; :class:`AuthRefused` when neither."""
+        if not self.enabled:
+            raise Unauthenticated(
+                "no credentials are configured: set SWITCHYARD_VIEWER_TOKEN, "
+                "SWITCHYARD_ADMIN_TOKEN or SWITCHYARD_USERS_FILE"
+            )
+        identity = await self.bearer(request)
+        if identity is not None:
+            return identity, None
+        session = await self.session(request)
+        if session is None:
+            raise Unauthenticated("log in, or send Authorization: Bearer <token>")
+        return session.identity, session
+
+    async def caller(self, request: Request, form: Mapping[str, Any]) -> Caller:
+        """The caller of a POST: a bearer token, or a session from this origin with its CSRF
+        token. Any role (logging out needs no more)."""
+        if self._signer is None:
+            raise Forbidden("no credentials are configured for this service")
+        identity = await self.bearer(request)
+        if identity is not None:
+            return Caller(identity, None)
         session = await self.session(request)
         if session is None:
             raise Unauthenticated("not logged in (or the session expired)")
@@ -211,4 +275,12 @@ class DashboardAuth:
         candidate = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
         if not candidate or not self._signer.csrf_matches(session.session_id, candidate):
             raise Forbidden("missing or wrong CSRF token")
-        return Caller(Actor(session.actor, ActorKind.HUMAN, "dashboard"), session)
+        return Caller(session.identity, session)
+
+    async def authorize(self, request: Request, form: Mapping[str, Any]) -> Caller:
+        """The caller of an action (operators, approvers, the admin token), or
+        :class:`AuthRefused`: a viewer is refused with 403."""
+        caller = await self.caller(request, form)
+        if not caller.identity.may_act:
+            raise Forbidden(f"{caller.identity.name} is a viewer: reading only")
+        return caller

@@ -2,27 +2,31 @@
 
 :func:`plan_card` is what the ``_plan.html`` template shows: the steps (done, current, next),
 the current step's evidence and what it waits for, the next decision, the timeline and the
-notifications' deliveries. :func:`perform_plan_action` runs approve/pause/resume/abort through
-:class:`~service.plan.actions.PlanActions`, the CLI's code. The dashboard signs in with the
-shared admin token, which is never an approver: approving is refused (403) here until people
-have credentials of their own; the CLI approves.
+notifications' deliveries. :func:`perform_plan_action` runs start/approve/pause/resume/abort through
+:class:`~service.plan.actions.PlanActions`, the CLI's code (and start, with the plan's JSON or
+the defaults), as the logged-in person: approving
+needs the approver role and a person's own token (the shared admin token never approves), and
+the plan's starter cannot approve it (four eyes); each refusal is a 403.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flags.transitions import Actor
+from flags.transitions import Actor, ActorKind
+from service.dashboard.credentials import Identity
+from service.json_input import load_json
 from service.migration.control import MigrationControl
 from service.notify.outbox import Outbox
 from service.plan.actions import PlanActions
-from service.plan.errors import PlanConflict
+from service.plan.errors import PlanConflict, PlanForbidden
+from service.plan.model import parse_plan
 from service.plan.store import PlanRecord, PlanStore
 from service.runtime import Runtime
 
 __all__ = ["PLAN_ACTIONS", "perform_plan_action", "plan_card"]
 
-PLAN_ACTIONS = ("approve", "pause", "resume", "abort")
+PLAN_ACTIONS = ("start", "approve", "pause", "resume", "abort")
 _MAX_REASON = 500
 
 
@@ -72,16 +76,25 @@ async def plan_card(runtime: Runtime) -> dict[str, Any] | None:
 
 
 async def perform_plan_action(
-    runtime: Runtime, action: str, form: dict[str, str], *, actor: Actor
+    runtime: Runtime, action: str, form: dict[str, str], *, caller: Identity, source: str
 ) -> str:
-    """Do ``action`` as ``actor``; the line for the page. Raises the plan's errors (409/403)."""
+    """Do ``action`` as ``caller``; the line for the page. Raises the plan's errors (409/403)."""
+    if action == "approve" and caller.shared:
+        raise PlanForbidden(
+            f"the shared {caller.name} token never approves: log in with your own token"
+        )
     reason = " ".join(form.get("reason", "").split())[:_MAX_REASON]
     if not reason:
         raise PlanConflict("a reason is required")
+    actor = Actor(caller.name, ActorKind.HUMAN, source)
     control = MigrationControl(admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix)
     actions = PlanActions(store=PlanStore(runtime.redis, prefix=runtime.prefix), control=control)
-    if action == "approve":
-        record = await actions.approve(actor=actor, reason=reason, may_approve=False)
+    if action == "start":  # ``plan``: the plan's JSON (flags as code); empty: the defaults
+        raw = form.get("plan", "").strip()
+        plan = parse_plan(load_json(raw, what="plan") if raw else {})
+        record = await actions.start(plan, actor=actor, reason=reason)
+    elif action == "approve":
+        record = await actions.approve(actor=actor, reason=reason, may_approve=caller.may_approve)
     elif action == "pause":
         record = await actions.pause(actor=actor, reason=reason)
     elif action == "resume":

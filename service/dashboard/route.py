@@ -4,17 +4,23 @@
 ``GET  /migration/dashboard?window=1h|1d|7d``          the whole page (server-rendered HTML)
 ``GET  /migration/dashboard/panels?window=...``        the live panels alone; the page's script
                                                        fetches them every few seconds
-``POST /migration/dashboard/login``                    ``actor``, ``token``: opens a session
+``GET  /migration/dashboard/login``                    the login form
+``POST /migration/dashboard/login``                    ``token``: opens a session
 ``POST /migration/dashboard/logout``                   ends the session (CSRF token needed)
 ``POST /migration/dashboard/actions/{action}``         ``mode``, ``rollout``, ``rollback``,
                                                        ``leave-rollback`` (see
                                                        :mod:`service.dashboard.actions`)
+``POST /migration/dashboard/plan/{action}``            ``approve``, ``pause``, ``resume``,
+                                                       ``abort`` (:mod:`.plan_panel`)
 ``GET  /migration/static/...``                         the page's own CSS, script and icon
 =====================================================  =========================================
 
-Who may act is :mod:`service.dashboard.auth`'s business. An action from the page answers with a
-redirect back to it (the result shown once at the top); one with a bearer token answers JSON:
-200 done, 400 malformed, 409 refused by the transition table, 502 Unleash failed.
+Every one of them but the login and the static files needs a login
+(:mod:`service.dashboard.auth`): a page without one redirects to the login form, the panels
+answer 401. Viewers read; operators, approvers and the admin token act (a viewer's action: 403).
+An action from the page answers with a redirect back to it (the result shown once at the top);
+one with a bearer token answers JSON: 200 done, 400 malformed, 409 refused by the transition
+table, 502 Unleash failed.
 """
 
 from __future__ import annotations
@@ -24,65 +30,49 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from flags.errors import UnleashError
 from flags.model import KILL_SWITCH_FLAG
 from flags.transitions import TransitionRefused
+from service.dashboard import login as login_route
 from service.dashboard.actions import ACTIONS, describe, perform, read_form
-from service.dashboard.auth import (
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    DashboardAuth,
-)
+from service.dashboard.auth import DashboardAuth
 from service.dashboard.plan_panel import PLAN_ACTIONS, perform_plan_action, plan_card
-from service.dashboard.throttle import LoginThrottle
+from service.dashboard.replies import (
+    DASHBOARD_PATH,
+    back,
+    dashboard_auth,
+    html,
+    refusal,
+    runtime_of,
+    to_login,
+)
 from service.dashboard.trends import read_trends
-from service.dashboard.view import SECURITY_HEADERS, STATIC_DIR, TEMPLATES, WINDOWS, view_model
+from service.dashboard.view import SECURITY_HEADERS, STATIC_DIR, WINDOWS, view_model
 from service.errors import (
     ActionInvalid,
     AuthRefused,
     NotProvisioned,
     SettingsError,
     SwitchyardError,
-    Unauthenticated,
 )
 from service.escape import escape
 from service.migration.control import MigrationControl
 from service.runtime import Runtime
 from service.status.snapshot import collect_status
 
-__all__ = ["DASHBOARD_PATH", "ROUTES"]
+__all__ = ["ROUTES"]
 
 _log = logging.getLogger("switchyard.dashboard")
-DASHBOARD_PATH = "/migration/dashboard"
 _REFRESH_SECONDS = 5
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _auth(runtime: Runtime) -> DashboardAuth:
-    return DashboardAuth(
-        admin_token=runtime.settings.admin_token,
-        redis=runtime.redis,
-        prefix=runtime.prefix,
-        allowed_origins=[runtime.settings.service_url],
-    )
 
 
 def _window(request: Request) -> str | None:
     window = request.query_params.get("window", "1d")
     return window if window in WINDOWS else None
-
-
-def _html(template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    body = TEMPLATES.get_template(template).render(context)
-    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 
 async def _panels_context(runtime: Runtime, window: str) -> dict[str, Any]:
@@ -98,26 +88,22 @@ async def _panels_context(runtime: Runtime, window: str) -> dict[str, Any]:
     )
 
 
-async def _page(
-    request: Request, *, login_error: str | None = None, status_code: int = 200
-) -> Response:
-    runtime = _runtime(request)
+async def _page(request: Request, auth: DashboardAuth) -> Response:
+    runtime = runtime_of(request)
+    identity, session = await auth.reader(request)
     window = _window(request)
     if window is None:
         return HTMLResponse("window must be 1h, 1d or 7d", 400, headers=SECURITY_HEADERS)
-    auth = _auth(runtime)
-    session = await auth.session(request)
     context = await _panels_context(runtime, window)
     context |= {
-        "actions_enabled": auth.enabled,
+        "identity": identity,
         "unleash_writable": runtime.settings.unleash_admin_token is not None,
         "session": session,
         "flash": await auth.pop_flash(session) if session is not None else None,
-        "login_error": login_error,
         "refresh_seconds": _REFRESH_SECONDS,
         "plan": await plan_card(runtime),
     }
-    return _html("dashboard.html", context, status_code)
+    return html("dashboard.html", context)
 
 
 def _redis_down(runtime: Runtime, error: RedisError) -> Response:
@@ -131,112 +117,48 @@ def _redis_down(runtime: Runtime, error: RedisError) -> Response:
         "link": f"{settings.unleash_url}/projects/{settings.unleash_project}/features/"
         f"{KILL_SWITCH_FLAG}",
     }
-    return _html("refused.html", context, 503)
+    return html("refused.html", context, 503)
 
 
 async def dashboard(request: Request) -> Response:
+    auth = dashboard_auth(request)
     try:
-        return await _page(request)
+        return await _page(request, auth)
+    except AuthRefused as refused:
+        if refused.status_code == 401 and "authorization" not in request.headers:
+            return to_login(request)  # a browser without a session: to the login form
+        return refusal(request, refused.status_code, refused.message, refused.headers())
     except RedisError as error:
-        return _redis_down(_runtime(request), error)
+        return _redis_down(runtime_of(request), error)
 
 
 async def panels(request: Request) -> Response:
-    window = _window(request)
-    if window is None:
-        return HTMLResponse("window must be 1h, 1d or 7d", 400, headers=SECURITY_HEADERS)
     try:
-        return _html("_panels.html", await _panels_context(_runtime(request), window))
+        await dashboard_auth(request).reader(request)
+        window = _window(request)
+        if window is None:
+            return HTMLResponse("window must be 1h, 1d or 7d", 400, headers=SECURITY_HEADERS)
+        return html("_panels.html", await _panels_context(runtime_of(request), window))
+    except AuthRefused as refused:
+        return refusal(request, refused.status_code, refused.message, refused.headers())
     except RedisError as error:
-        return _redis_down(_runtime(request), error)
-
-
-def _refusal(request: Request, status_code: int, message: str) -> Response:
-    if "text/html" in request.headers.get("accept", ""):
-        context = {"status_code": status_code, "message": message}
-        return _html("refused.html", context, status_code)
-    return JSONResponse({"error": message}, status_code=status_code, headers=SECURITY_HEADERS)
-
-
-def _back(request: Request) -> RedirectResponse:
-    window = request.query_params.get("window")
-    suffix = f"?window={window}" if window in WINDOWS else ""
-    return RedirectResponse(f"{DASHBOARD_PATH}{suffix}", status_code=303)
-
-
-async def login(request: Request) -> Response:
-    runtime = _runtime(request)
-    auth = _auth(runtime)
-    try:
-        form = await read_form(request)
-    except SwitchyardError as error:
-        return _refusal(request, error.status_code, error.message)
-    if not auth.enabled:
-        return _refusal(request, 403, "read-only: SWITCHYARD_ADMIN_TOKEN is not configured")
-    if not auth.same_origin(request):
-        return _refusal(request, 403, "cross-origin request refused")
-    client = request.client.host if request.client else "?"
-    throttle = LoginThrottle(runtime.redis, prefix=runtime.prefix)
-    wait = await throttle.retry_after(client)
-    if wait is not None:
-        refused = _refusal(request, 429, f"too many failed logins: try again in {wait} s")
-        refused.headers["Retry-After"] = str(wait)
-        return refused
-    actor = " ".join(form.get("actor", "").split())[:64]
-    if not actor:
-        return await _page(
-            request, login_error="Give your name for the audit trail.", status_code=400
-        )
-    opened = await auth.login(form.get("token", ""), actor)
-    if opened is None:
-        await throttle.failed(client)
-        _log.warning("dashboard login refused (wrong token) from %s", client)
-        return await _page(request, login_error="Wrong admin token.", status_code=401)
-    _log.info("dashboard login: %s", escape(actor))
-    response = _back(request)
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened[1],
-        max_age=SESSION_SECONDS,
-        path="/migration",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-async def logout(request: Request) -> Response:
-    auth = _auth(_runtime(request))
-    try:
-        form = await read_form(request)
-        caller = await auth.authorize(request, form)
-    except Unauthenticated:
-        caller = None  # no live session: only the stale cookie to clear
-    except SwitchyardError as error:
-        return _refusal(request, error.status_code, error.message)
-    if caller is not None and caller.session is not None:
-        await auth.logout(caller.session)
-        _log.info("dashboard logout: %s", escape(caller.session.actor))
-    response = _back(request)
-    response.delete_cookie(SESSION_COOKIE, path="/migration", httponly=True, samesite="strict")
-    return response
+        return _redis_down(runtime_of(request), error)
 
 
 async def action(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     name = request.path_params["action"]
     if name not in ACTIONS:
-        return _refusal(request, 404, f"unknown action {name!r}")
-    auth = _auth(runtime)
+        return refusal(request, 404, f"unknown action {name!r}")
+    auth = dashboard_auth(request)
     try:
         form = await read_form(request)
         caller = await auth.authorize(request, form)
     except AuthRefused as refused:
         _log.warning("dashboard action %s refused: %s", name, escape(refused.message))
-        return _refusal(request, refused.status_code, refused.message)
+        return refusal(request, refused.status_code, refused.message, refused.headers())
     except SwitchyardError as error:
-        return _refusal(request, error.status_code, error.message)
+        return refusal(request, error.status_code, error.message)
     kind, status_code, result = "ok", 200, None
     try:
         control = MigrationControl(
@@ -260,38 +182,40 @@ async def action(request: Request) -> Response:
         body = result.as_dict() if result is not None else {"error": text}
         return JSONResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
     await auth.set_flash(caller.session, kind, text)
-    return _back(request)
+    return back(request)
 
 
 async def plan_action(request: Request) -> Response:
     """``POST /migration/dashboard/plan/{approve|pause|resume|abort}``: same login and CSRF."""
-    runtime, name = _runtime(request), request.path_params["action"]
+    runtime, name = runtime_of(request), request.path_params["action"]
     if name not in PLAN_ACTIONS:
-        return _refusal(request, 404, f"unknown plan action {name!r}")
+        return refusal(request, 404, f"unknown plan action {name!r}")
+    auth = dashboard_auth(request)
     try:
         form = await read_form(request)
-        caller = await _auth(runtime).authorize(request, form)
+        caller = await auth.authorize(request, form)
     except SwitchyardError as error:
-        return _refusal(request, error.status_code, error.message)
+        return refusal(request, error.status_code, error.message, error.headers())
     try:
         kind, status_code = "ok", 200
-        text = await perform_plan_action(runtime, name, form, actor=caller.actor)
+        text = await perform_plan_action(
+            runtime, name, form, caller=caller.identity, source=caller.actor.source
+        )
     except SwitchyardError as refused:  # the plan's 409 and 403, NotProvisioned
         kind, status_code, text = "refused", refused.status_code, f"Refused: {refused.message}"
     except TransitionRefused as refused:
         kind, status_code, text = "refused", 409, f"Refused: {refused}"
-    _log.info("dashboard plan %s by %s: %s", name, caller.actor.name, text)
+    _log.info("dashboard plan %s by %s: %s", name, escape(caller.actor.name), escape(text))
     if caller.session is None:
         return JSONResponse({"result": text}, status_code=status_code, headers=SECURITY_HEADERS)
-    await _auth(runtime).set_flash(caller.session, kind, text)
-    return _back(request)
+    await auth.set_flash(caller.session, kind, text)
+    return back(request)
 
 
 ROUTES: list[BaseRoute] = [
     Route(DASHBOARD_PATH, dashboard),
     Route(f"{DASHBOARD_PATH}/panels", panels),
-    Route(f"{DASHBOARD_PATH}/login", login, methods=["POST"]),
-    Route(f"{DASHBOARD_PATH}/logout", logout, methods=["POST"]),
+    *login_route.ROUTES,
     Route(f"{DASHBOARD_PATH}/actions/{{action}}", action, methods=["POST"]),
     Route(f"{DASHBOARD_PATH}/plan/{{action}}", plan_action, methods=["POST"]),
     Mount("/migration/static", app=StaticFiles(directory=STATIC_DIR), name="dashboard-static"),

@@ -54,6 +54,7 @@ class KindsDemoSetup:
     app_secret: Secret  # the typescript App's hook
     github_token: Secret
     issues: int = 10
+    reader: Secret | None = None  # the viewer (or admin) token: the status needs a login
 
 
 @dataclass
@@ -169,7 +170,9 @@ class KindsDemo:
         return await self._app_issues() == list(numbers)
 
     async def _status(self) -> dict[str, Any]:
-        answer = await self.http.get(f"{self.setup.service_url}/migration/status")
+        reader = self.setup.reader
+        headers = {"Authorization": f"Bearer {reader.reveal()}"} if reader else {}
+        answer = await self.http.get(f"{self.setup.service_url}/migration/status", headers=headers)
         status: dict[str, Any] = answer.json()
         return status
 

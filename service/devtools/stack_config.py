@@ -83,10 +83,15 @@ def log(message: str) -> None:
 
 
 def load_secrets(config: StackConfig) -> dict[str, str]:
+    """The stack's secrets, made once; a secret added since (the viewer token) is made now."""
     path = config.root / "secrets.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
-        return loaded
+        if "switchyard_viewer_token" in loaded:
+            return loaded
+        values = {**loaded, "switchyard_viewer_token": secrets.token_hex(24)}
+        path.write_text(json.dumps(values, indent=2))
+        return values
     values = {
         "db_password": secrets.token_hex(16),
         "admin_token": f"*:*.{secrets.token_hex(24)}",
@@ -95,6 +100,7 @@ def load_secrets(config: StackConfig) -> dict[str, str]:
         "webhook_secret": secrets.token_hex(24),
         "unleash_events_secret": secrets.token_hex(24),
         "switchyard_admin_token": secrets.token_hex(24),
+        "switchyard_viewer_token": secrets.token_hex(24),
         "agent_secret": secrets.token_hex(24),
     }
     path.write_text(json.dumps(values, indent=2))
@@ -119,6 +125,7 @@ def env_values(config: StackConfig, values: Mapping[str, str]) -> dict[str, str]
         "SWITCHYARD_WEBHOOK_SECRET": values["webhook_secret"],
         "SWITCHYARD_UNLEASH_EVENTS_SECRET": values["unleash_events_secret"],
         "SWITCHYARD_ADMIN_TOKEN": values["switchyard_admin_token"],
+        "SWITCHYARD_VIEWER_TOKEN": values["switchyard_viewer_token"],
         "SWITCHYARD_AGENT_SECRET": values["agent_secret"],
         "SWITCHYARD_FLAG_CACHE_DIR": str(config.root / "flag-cache"),
         "SWITCHYARD_STACK_DIR": str(config.root),

@@ -3,9 +3,10 @@
 ``SWITCHYARD_USERS_FILE`` names a JSON file ``{"users": [{"name": "alice", "role": "operator",
 "token_sha256": "<hex>"}, ...]}``. Roles: ``viewer`` (status only), ``operator`` (start, pause,
 resume, abort) and ``approver`` (all that, and approve). A command authenticates with its own
-token (``SWITCHYARD_TOKEN``); the name the file gives is the one every audit entry, timeline entry
-and notification carries. Tokens are never stored, only their hashes, compared in constant time.
-The shared admin token is not in the file and is never an approver.
+token (``SWITCHYARD_TOKEN``), the dashboard and ``/migration/status`` with the same token
+(:mod:`service.dashboard.credentials`); the name the file gives is the one every audit entry,
+timeline entry and notification carries. Tokens are never stored, only their hashes, compared in
+constant time. The shared admin token is not in the file and is never an approver.
 """
 
 from __future__ import annotations

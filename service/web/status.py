@@ -1,5 +1,10 @@
 """``GET /migration/status`` (JSON) and ``GET /metrics`` (Prometheus text): the HTTP rendering
 of the status read model (:mod:`service.status.snapshot`), which both read once per request.
+
+The status names people, reasons, repositories and agents' errors: it needs a login (a bearer
+token or the dashboard's session cookie, :mod:`service.dashboard.auth`); without one it answers
+401 with ``WWW-Authenticate: Bearer`` before reading anything. ``/metrics`` takes its own
+bearer token when ``SWITCHYARD_METRICS_TOKEN`` is set.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flags.model import KILL_SWITCH_FLAG, MODE_FLAG, ROLLOUT_FLAG, System
+from service.dashboard.replies import dashboard_auth
 from service.dashboard.throttle import LoginThrottle
 from service.outcomes.histogram import HistogramCounts
 from service.outcomes.metrics import WINDOWS
@@ -32,6 +38,7 @@ __all__ = ["ROUTES"]
 
 async def migration_status(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
+    await dashboard_auth(request).reader(request)  # AuthRefused: 401/429, the error table
     window = request.query_params.get("window", "1d")
     if window not in WINDOWS:
         return JSONResponse({"error": "window must be 1h, 1d, 7d or 30d"}, status_code=400)

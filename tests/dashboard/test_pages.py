@@ -21,7 +21,8 @@ from service.devtools.child_processes import free_port
 from service.migration.audit import AuditTrail
 from service.migration.control import MigrationControl, read_state
 from service.settings import Settings
-from tests.browser import Tab, log_in
+from tests.auth import viewer_bearer
+from tests.browser import Tab, log_in, viewer_token
 from tests.conftest import RunningService, serve_app
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,10 @@ async def test_page_shows_the_state_with_no_console_errors(
 ) -> None:
     response = await tab.page.goto(f"{service.url}/migration/dashboard")
     assert response is not None and response.status == 200
+    assert tab.page.url.startswith(f"{service.url}/migration/dashboard/login")  # no session yet
+    await log_in(tab.page, service, viewer_token(service), name="viewer")
+    response = await tab.page.reload()
+    assert response is not None and response.status == 200
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     await expect(tab.page.locator("#mode")).to_have_text("typescript_only")
@@ -63,7 +68,9 @@ async def test_page_shows_the_state_with_no_console_errors(
     await expect(tab.page.locator("#refresh-status")).to_contain_text(
         "live · updated", timeout=REFRESH_TIMEOUT_MS
     )
-    await expect(tab.page.locator(".login")).to_be_visible()
+    await expect(tab.page.locator("#role")).to_have_text("(viewer)")
+    await expect(tab.page.locator(".readonly")).to_be_visible()
+    assert await tab.page.locator("aside form").count() == 1  # only the logout
     assert tab.errors == []
 
 
@@ -102,10 +109,10 @@ async def test_logged_in_actions_change_the_page_and_unleash(
 
     entries = await AuditTrail(service.runtime.redis, prefix=service.runtime.prefix).recent(10)
     assert [(e.change, e.actor, e.source) for e in entries] == [
-        ("leave_rollback", "alice", "dashboard"),
-        ("rollback", "alice", "dashboard"),
-        ("set_rollout", "alice", "dashboard"),
-        ("set_mode", "alice", "dashboard"),
+        ("leave_rollback", "admin", "dashboard"),
+        ("rollback", "admin", "dashboard"),
+        ("set_rollout", "admin", "dashboard"),
+        ("set_mode", "admin", "dashboard"),
     ]
     await expect(page.locator("#audit")).to_contain_text("fix deployed")
 
@@ -133,6 +140,7 @@ async def test_page_updates_itself_after_a_change_made_elsewhere(
 ) -> None:
     page = tab.page
     await page.goto(f"{service.url}/migration/dashboard")
+    await log_in(page, service, viewer_token(service), name="viewer")
     await expect(page.locator("#mode")).to_have_text("typescript_only")
     await page.evaluate("() => { window.sameDocument = true; }")
     control = MigrationControl(
@@ -149,14 +157,16 @@ async def test_page_updates_itself_after_a_change_made_elsewhere(
     assert tab.errors == []
 
 
-async def test_without_an_admin_token_the_dashboard_is_read_only(
+async def test_without_credentials_nobody_gets_in(
     settings: Settings, prefix: str, flags_reset: UnleashAdmin, tab: Tab
 ) -> None:
-    read_only = dataclasses.replace(settings, redis_prefix=prefix, admin_token=None)
-    async with serve_app(read_only, free_port()) as running:
+    closed = dataclasses.replace(
+        settings, redis_prefix=prefix, admin_token=None, viewer_token=None, users_file=None
+    )
+    async with serve_app(closed, free_port()) as running:
         await tab.page.goto(f"{running.url}/migration/dashboard")
-        await expect(tab.page.locator(".readonly")).to_contain_text("SWITCHYARD_ADMIN_TOKEN")
-        assert await tab.page.locator("aside form").count() == 0
+        await expect(tab.page.locator(".login")).to_contain_text("No one can log in")
+        assert await tab.page.locator("form").count() == 0
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(
                 f"{running.url}/migration/dashboard/actions/rollback",
@@ -166,16 +176,24 @@ async def test_without_an_admin_token_the_dashboard_is_read_only(
             assert answer.status_code == 403
             login = await client.post(
                 f"{running.url}/migration/dashboard/login",
-                data={"actor": "a", "token": "anything"},
+                data={"token": "anything"},
                 headers={"Origin": running.url},
             )
             assert login.status_code == 403
+            status = await client.get(f"{running.url}/migration/status")
+            assert status.status_code == 401
     assert await read_state(flags_reset) == DEFAULTS
     assert tab.errors == []
 
 
 async def test_panels_fragment_and_window(service: RunningService) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        refused = await anonymous.get(f"{service.url}/migration/dashboard/panels?window=1h")
+        assert refused.status_code == 401 and 'id="live"' not in refused.text
+        page = await anonymous.get(f"{service.url}/migration/dashboard?window=1h")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/migration/dashboard/login?window=1h"
+    async with httpx.AsyncClient(timeout=10, headers=viewer_bearer(service.settings)) as client:
         fragment = await client.get(f"{service.url}/migration/dashboard/panels?window=1h")
         assert fragment.status_code == 200
         assert fragment.text.lstrip().startswith('<div id="live"') or 'id="live"' in fragment.text
@@ -191,7 +209,7 @@ async def test_redis_down_says_so_with_a_way_to_the_kill_switch(service: Running
     healthy = runtime.redis
     runtime.redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True)
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=viewer_bearer(service.settings)) as client:
             page = await client.get(f"{service.url}/migration/dashboard")
             fragment = await client.get(f"{service.url}/migration/dashboard/panels")
     finally:

@@ -1,75 +1,107 @@
 """The plan on the dashboard against the real service, Redis and Unleash: the card shows the
 steps, the decision and the timeline; approve/pause/resume/abort sit behind the same login and
-CSRF as the other actions, and the shared admin token never approves (403)."""
+CSRF as the other actions, as the person the token names. Four eyes: an approver other than the
+plan's starter approves (and the controller then advances the step through MigrationControl);
+the starter, a mere operator, a viewer and the shared admin token are refused with 403."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
+from flags.model import System
 from flags.transitions import Actor, ActorKind
+from service.devtools.child_processes import free_port
 from service.migration.control import MigrationControl
 from service.plan.actions import PlanActions
-from service.plan.decision import Status
+from service.plan.controller import PlanController
+from service.plan.decision import Action, Status
+from service.plan.evidence import StreamFold
 from service.plan.model import parse_plan
 from service.plan.store import PlanStore
-from tests.browser import admin_token
-from tests.conftest import RunningService
+from service.plan.users import token_hash
+from service.settings import Settings
+from tests.auth import admin_bearer
+from tests.conftest import RunningService, record_completion, serve_app
 
 pytestmark = pytest.mark.integration
 
 PLAN = parse_plan({"steps": [{"percentage": 10, "gate": "approval"}, 50, 100]})
+PEOPLE = {"alice": "operator", "bob": "approver", "carol": "approver", "vic": "viewer"}
+
+
+def _bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {name}-token-0123456789"}
+
+
+@pytest.fixture
+async def staffed(settings: Settings, prefix: str, tmp_path: Path) -> AsyncIterator[RunningService]:
+    """The service with a users file: alice operates, bob and carol approve, vic views."""
+    users = tmp_path / "users.json"
+    entries = [
+        {"name": name, "role": role, "token_sha256": token_hash(f"{name}-token-0123456789")}
+        for name, role in PEOPLE.items()
+    ]
+    users.write_text(json.dumps({"users": entries}))
+    own = dataclasses.replace(settings, redis_prefix=prefix, users_file=users)
+    async with serve_app(own, free_port()) as running:
+        yield running
 
 
 async def test_the_card_and_the_actions(
-    service: RunningService, flags_reset: UnleashAdmin, redis_client: Redis
+    staffed: RunningService, flags_reset: UnleashAdmin, redis_client: Redis
 ) -> None:
+    service = staffed
     prefix = service.settings.redis_prefix
     control = MigrationControl(admin=flags_reset, redis=redis_client, prefix=prefix)
     store = PlanStore(redis_client, prefix=prefix)
     actions = PlanActions(store=store, control=control)
     record = await actions.start(PLAN, actor=Actor("alice", ActorKind.HUMAN, "cli"), reason="go")
-    bearer = {"Authorization": f"Bearer {admin_token(service)}"}
     async with httpx.AsyncClient(base_url=service.url) as http:
-        page = (await http.get("/migration/dashboard")).text
+        assert (await http.get("/migration/dashboard")).status_code == 303  # to the login
+        page = (await http.get("/migration/dashboard", headers=_bearer("vic"))).text
         assert f"Plan <strong>{record.id}</strong>" in page
         assert "started by alice" in page and "approval" in page
         assert "<strong>started</strong> by alice: go" in page
-        assert 'action="/migration/dashboard/plan/pause' not in page  # not logged in
+        assert 'action="/migration/dashboard/plan/pause' not in page  # a viewer
         refused = await http.post("/migration/dashboard/plan/pause", data={"reason": "x"})
         assert refused.status_code == 401
-        approve = await http.post(
-            "/migration/dashboard/plan/approve",
-            data={"reason": "ok", "actor": "bob"},
-            headers=bearer,
+        viewer = await http.post(
+            "/migration/dashboard/plan/pause", data={"reason": "x"}, headers=_bearer("vic")
         )
-        assert approve.status_code == 403
-        assert "approver role" in approve.json()["result"]
+        assert viewer.status_code == 403
         paused = await http.post(
             "/migration/dashboard/plan/pause",
-            data={"reason": "lunch <b>", "actor": "bob"},
-            headers=bearer,
+            data={"reason": "lunch <b>", "actor": "mallory"},  # a typed name is ignored
+            headers=_bearer("bob"),
         )
         assert paused.status_code == 200 and "now paused" in paused.json()["result"]
         again = await http.post(
-            "/migration/dashboard/plan/resume", data={"reason": ""}, headers=bearer
+            "/migration/dashboard/plan/resume", data={"reason": ""}, headers=_bearer("bob")
         )
         assert again.status_code == 409
-        unknown = await http.post("/migration/dashboard/plan/promote", headers=bearer)
+        unknown = await http.post("/migration/dashboard/plan/promote", headers=_bearer("bob"))
         assert unknown.status_code == 404
-        page = (await http.get("/migration/dashboard")).text
+        page = (await http.get("/migration/dashboard", headers=_bearer("vic"))).text
         assert "by bob: lunch &lt;b&gt;" in page  # escaped
         origin = {"Origin": service.url}
-        login = {"actor": "carol", "token": admin_token(service)}
+        login = {"token": "carol-token-0123456789"}
         assert (
             await http.post("/migration/dashboard/login", data=login, headers=origin)
         ).status_code == 303
         page = (await http.get("/migration/dashboard")).text
+        assert 'id="actor">carol<' in page
         assert 'action="/migration/dashboard/plan/resume' in page
+        assert 'action="/migration/dashboard/plan/approve' in page  # carol approves
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf is not None
         forged = await http.post(
@@ -89,3 +121,68 @@ async def test_the_card_and_the_actions(
     changes = [(e.change, e.actor, e.source) for e in await control.audit.recent(10)]
     assert ("plan_paused", "bob", "api") in changes
     assert ("plan_resumed", "carol", "dashboard") in changes
+    assert not any(actor == "mallory" for _, actor, _ in changes)
+
+
+async def test_four_eyes_on_the_dashboard_then_the_step_advances(
+    staffed: RunningService, flags_reset: UnleashAdmin, redis_client: Redis
+) -> None:
+    service = staffed
+    prefix = service.settings.redis_prefix
+    control = MigrationControl(admin=flags_reset, redis=redis_client, prefix=prefix)
+    store = PlanStore(redis_client, prefix=prefix)
+    quick = parse_plan(
+        {
+            "steps": [
+                {"percentage": 10, "gate": "approval", "min_completions": 20,
+                 "min_outcomes": 0, "min_dwell_seconds": 0},
+                {"percentage": 50, "min_dwell_seconds": 0},
+                100,
+            ],
+            "margin": 0.3,
+            "min_rate_samples": 20,
+        }
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=service.url) as http:
+        started = await http.post(
+            "/migration/dashboard/plan/start",
+            data={"reason": "migrate", "plan": json.dumps(quick.as_dict())},
+            headers=_bearer("bob"),
+        )
+        assert started.status_code == 200, started.text
+        await asyncio.sleep(0.002)  # the evidence below is recorded after the step started
+        for index in range(40):
+            await record_completion(redis_client, prefix, System.TYPESCRIPT, 1 + index, True)
+            await record_completion(redis_client, prefix, System.PYTHON, 501 + index, True)
+        controller = PlanController(
+            store=store, control=control, evidence=StreamFold(redis_client, prefix=prefix)
+        )
+        held = await controller.tick()
+        assert held is not None and held.action is Action.AWAIT_APPROVAL
+        refusals = {
+            "bob (the starter)": _bearer("bob"),
+            "alice (an operator)": _bearer("alice"),
+            "vic (a viewer)": _bearer("vic"),
+            "the admin token": admin_bearer(service.settings),
+        }
+        for who, headers in refusals.items():
+            answer = await http.post(
+                "/migration/dashboard/plan/approve", data={"reason": "ok"}, headers=headers
+            )
+            assert answer.status_code == 403, (who, answer.text)
+        record = await store.load()
+        assert record is not None and record.state.approvals == {}
+        approved = await http.post(
+            "/migration/dashboard/plan/approve",
+            data={"reason": "evidence looks fine", "actor": "bob"},
+            headers=_bearer("carol"),
+        )
+        assert approved.status_code == 200, approved.text
+    advanced = await controller.tick()
+    assert advanced is not None and advanced.action is Action.ADVANCE
+    assert (await control.state()).rollout == 50
+    record = await store.load()
+    assert record is not None and record.state.step == 1
+    assert record.started_by == "bob" and record.state.approvals == {0: "carol"}
+    changes = [(e.change, e.actor) for e in await control.audit.recent(20)]
+    assert ("plan_started", "bob") in changes and ("plan_approved", "carol") in changes

@@ -210,7 +210,7 @@ async def test_screenshot_of_a_busy_migration(
             assert await watchdog.tick() is not None
             page = tab.page
             await page.goto(f"{service.url}/migration/dashboard")
-            await log_in(page, service, name="alice")
+            await log_in(page, service)
             await expect(page.locator("#mode")).to_have_text("gradual")
             await expect(page.locator("#health")).not_to_contain_text("not configured")
             assert await page.locator(".chart polyline.series-python").count() >= 1

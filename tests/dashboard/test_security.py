@@ -3,16 +3,23 @@ refused and change nothing in Unleash; a bearer token acts and answers JSON."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
+from pathlib import Path
 
+import httpx
 import pytest
 
 from flags.admin_api import UnleashAdmin
 from flags.model import Mode
 from flags.transitions import MigrationState
+from service.app import create_app
 from service.dashboard.throttle import MAX_FAILURES
 from service.migration.audit import AuditTrail
 from service.migration.control import read_state
+from service.plan.users import token_hash
+from tests.auth import viewer_bearer
 from tests.browser import admin_token
 from tests.conftest import InProcessService
 
@@ -120,7 +127,7 @@ async def test_bearer_token_acts_and_answers_json(
     assert as_json.status_code == 415
     assert await read_state(flags_reset) == MigrationState(Mode.TYPESCRIPT_ONLY, 10, False)
     (entry,) = await AuditTrail(edge.runtime.redis, prefix=edge.runtime.prefix).recent()
-    assert (entry.actor, entry.source, entry.reason) == ("ci", "api", "api")
+    assert (entry.actor, entry.source, entry.reason) == ("admin", "api", "api")  # not "ci"
 
 
 async def test_failed_logins_are_throttled_per_client_and_counted(
@@ -141,3 +148,26 @@ async def test_failed_logins_are_throttled_per_client_and_counted(
     metrics = (await edge.client.get("/metrics")).text
     assert f'switchyard_dashboard_logins_total{{outcome="failed"}} {MAX_FAILURES}.0' in metrics
     assert 'switchyard_dashboard_logins_total{outcome="throttled"} 2.0' in metrics
+
+
+async def test_a_viewer_cannot_act_and_an_operator_acts_as_themselves(
+    edge: InProcessService, flags_reset: UnleashAdmin, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.json"
+    entry = {"name": "olga", "role": "operator", "token_sha256": token_hash("olga-token-01234")}
+    users.write_text(json.dumps({"users": [entry]}))
+    staffed = create_app(dataclasses.replace(edge.settings, users_file=users), runtime=edge.runtime)
+    transport = httpx.ASGITransport(app=staffed, raise_app_exceptions=False)
+    url = "/migration/dashboard/actions/rollout"
+    form = {"percentage": "20", "reason": "more python", "actor": "someone-else"}
+    async with httpx.AsyncClient(transport=transport, base_url=edge.url) as client:
+        viewer = await client.post(url, data=form, headers=viewer_bearer(edge.settings))
+        assert viewer.status_code == 403 and "viewer" in viewer.json()["error"]
+        await _unchanged(edge, flags_reset)
+        done = await client.post(
+            url, data=form, headers={"Authorization": "Bearer olga-token-01234"}
+        )
+        assert done.status_code == 200, done.text
+    assert (await read_state(flags_reset)).rollout == 20
+    (entry_,) = await AuditTrail(edge.runtime.redis, prefix=edge.runtime.prefix).recent()
+    assert (entry_.actor, entry_.source, entry_.reason) == ("olga", "api", "more python")

@@ -19,6 +19,7 @@ from service.migration.control import MigrationControl
 from service.migration.unleash_events import import_unleash_events
 from service.routing.ownership import OwnershipStore
 from service.routing.router import IssueRouter
+from tests.auth import viewer_bearer
 from tests.conftest import InProcessService
 from tests.processes import run_cli, switchyard_env
 
@@ -63,7 +64,9 @@ async def test_a_misspelt_mode_holds_and_is_loud_everywhere(
     ready = await edge.client.get("/readyz")
     assert ready.status_code == 503
     assert TYPO in ready.json()["checks"]["flag_config"]
-    status = (await edge.client.get("/migration/status")).json()
+    status = (
+        await edge.client.get("/migration/status", headers=viewer_bearer(edge.settings))
+    ).json()
     assert status["flag_problems"] == [
         {"flag": MODE_FLAG, "value": f"'{TYPO}'", "problem": "unknown mode variant"}
     ]
@@ -73,7 +76,9 @@ async def test_a_misspelt_mode_holds_and_is_loud_everywhere(
     assert 'switchyard_flag_invalid{flag="migration-mode"} 1.0' in metrics
     assert 'switchyard_flag_invalid{flag="python-agent-rollout"} 0.0' in metrics
     assert "switchyard_rollout_percentage 40.0" in metrics
-    page = (await edge.client.get("/migration/dashboard")).text
+    page = (
+        await edge.client.get("/migration/dashboard", headers=viewer_bearer(edge.settings))
+    ).text
     assert 'id="flag-problems"' in page and TYPO in page
 
     env = switchyard_env(stack_env, prefix=runtime.prefix, cache_dir=tmp_path / "cache")

@@ -14,6 +14,7 @@ from service.outcomes.recorder import OutcomeRecorder
 from service.outcomes.records import ComparisonRecord
 from service.pipeline.stream import EventStream, StreamEntry
 from service.routing.router import RoutingCounters
+from tests.auth import viewer_bearer
 from tests.conftest import InProcessService
 
 pytestmark = pytest.mark.integration
@@ -69,6 +70,8 @@ async def test_status_lists_recent_activity(edge: InProcessService) -> None:
     runtime = edge.runtime
     counters = RoutingCounters(runtime.redis, prefix=runtime.prefix)
     await counters.record(_decision(System.TYPESCRIPT), Freshness.LIVE, issue=Issue("acme/app", 42))
-    status = (await edge.client.get("/migration/status")).json()
+    status = (
+        await edge.client.get("/migration/status", headers=viewer_bearer(edge.settings))
+    ).json()
     assert [row["issue"] for row in status["recent"]["routed"]] == ["acme/app#42"]
     assert status["recent"]["mismatches"] == [] and status["recent"]["dead_letters"] == []

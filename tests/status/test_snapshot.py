@@ -6,6 +6,7 @@ import pytest
 
 from flags.model import System
 from service.status.snapshot import collect_status, read_snapshot
+from tests.auth import viewer_bearer
 from tests.conftest import InProcessService, record_completion
 
 pytestmark = pytest.mark.integration
@@ -23,5 +24,7 @@ async def test_one_snapshot_serves_the_json_and_the_histograms(edge: InProcessSe
     counted = {(row.system.value, row.dry_run): row.total for row in snapshot.completions}
     assert listed == counted and counted[("python", False)] == 1
     assert (await collect_status(runtime)).keys() == snapshot.status.keys()
-    served = (await edge.client.get("/migration/status")).json()
+    served = (
+        await edge.client.get("/migration/status", headers=viewer_bearer(edge.settings))
+    ).json()
     assert served["webhooks"] == {"accepted": 3} and served.keys() == snapshot.status.keys()

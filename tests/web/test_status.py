@@ -18,6 +18,7 @@ from service.outcomes.stats import Rate
 from service.routing.ownership import OwnershipStore
 from service.runtime import open_runtime
 from service.settings import Settings
+from tests.auth import viewer_bearer
 from tests.conftest import InProcessService, record_completion
 
 
@@ -47,7 +48,9 @@ async def test_status_shows_state_owners_health_and_comparison(
             number <= 9,
             2.0,
         )
-    status = (await edge.client.get("/migration/status")).json()
+    status = (
+        await edge.client.get("/migration/status", headers=viewer_bearer(edge.settings))
+    ).json()
     metrics = await edge.client.get("/metrics")
     assert status["mode"] == "typescript_only" and status["rollout_percentage"] == 0
     assert status["kill_switch"] is False
@@ -79,7 +82,9 @@ async def test_status_shows_state_owners_health_and_comparison(
 
 @pytest.mark.integration
 async def test_window_must_be_known(edge: InProcessService) -> None:
-    response = await edge.client.get("/migration/status?window=1y")
+    response = await edge.client.get(
+        "/migration/status?window=1y", headers=viewer_bearer(edge.settings)
+    )
     assert response.status_code == 400
 
 
@@ -118,7 +123,9 @@ async def test_health_monitor_records_every_component(edge: InProcessService) ->
     assert recorded["redis"]["healthy"] is True and recorded["redis"]["history"] >= 2
     assert recorded["unleash"]["healthy"] is True
     assert recorded["unleash"]["consecutive_failures"] == 0
-    status = (await edge.client.get("/migration/status")).json()
+    status = (
+        await edge.client.get("/migration/status", headers=viewer_bearer(edge.settings))
+    ).json()
     assert status["health_history"]["redis"]["healthy"] is True
 
 
@@ -134,7 +141,7 @@ async def test_status_reads_recorded_health_and_routed_flags_never_probes(
         async with httpx.AsyncClient(transport=transport, base_url=own.service_url) as client:
             # Unleash changes; this process has not refetched: status shows what it routes with.
             await flags_reset.set_enabled(KILL_SWITCH_FLAG, True)
-            status = (await client.get("/migration/status")).json()
+            status = (await client.get("/migration/status", headers=viewer_bearer(own))).json()
             scrape = (await client.get("/metrics")).text
             assert status["health"]["python"] == {"healthy": None, "detail": "not checked yet"}
             assert status["kill_switch"] is False
@@ -144,7 +151,7 @@ async def test_status_reads_recorded_health_and_routed_flags_never_probes(
             assert "switchyard_kill_switch 0.0" in scrape
             await monitor_for(runtime).check()  # the monitor's round: now status shows it
             await runtime.provider.refresh()
-            status = (await client.get("/migration/status")).json()
+            status = (await client.get("/migration/status", headers=viewer_bearer(own))).json()
     assert status["health"]["python"]["healthy"] is False
     assert status["kill_switch"] is True and status["mode"] == "emergency_rollback"
 

@@ -61,6 +61,9 @@
       signal: controller.signal,
     })
       .then(function (response) {
+        if (response.status === 401) {
+          window.location.assign("/migration/dashboard/login"); // the session ended
+        }
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }

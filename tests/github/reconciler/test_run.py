@@ -18,6 +18,7 @@ from service.github.api.hooks import parse_hook
 from service.github.reconciler import Reconciler
 from service.pipeline.stream import EventStream
 from service.settings import Settings
+from tests.auth import viewer_bearer
 from tests.conftest import serve_app
 from tests.standin import (
     FakeTime,
@@ -74,7 +75,9 @@ async def test_deliveries_sent_while_the_service_was_down_arrive_exactly_once(
             )
             first = await reconciler.run()
             second = await reconciler.run()
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers=viewer_bearer(own)
+            ) as web:
                 metrics = (await web.get("/metrics")).text
                 panels = (await web.get("/migration/dashboard/panels")).text
                 status = (await web.get("/migration/status")).json()
