@@ -155,6 +155,50 @@ async def test_python_worse_holds_and_never_advances(
     assert (await parts.control.state()).rollout == 10
 
 
+async def test_an_inconclusive_step_stalls_once_notifies_and_waits_for_a_person(
+    parts: Parts, redis_client: Redis, prefix: str
+) -> None:
+    now = [time.time()]
+    controller = PlanController(
+        store=parts.store,
+        control=parts.control,
+        evidence=StreamFold(redis_client, prefix=prefix),
+        clock=lambda: now[0],
+    )
+    actions = PlanActions(store=parts.store, control=parts.control, clock=lambda: now[0])
+    await actions.start(QUICK, actor=ALICE, reason="migrate")
+    await asyncio.sleep(0.002)
+    await _evidence(redis_client, prefix, first=1, python_ok=20)  # never shown non-inferior
+    held = await controller.tick()
+    assert held is not None and held.action is Action.HOLD
+    now[0] += QUICK.extension_seconds  # the step's deadline: no dwell, then the extension
+    stalled = await controller.tick()
+    assert stalled is not None and stalled.action is Action.STALL
+    missing = "success_rate: not yet shown within 0.3"
+    assert stalled.reason.startswith(f"inconclusive past the extension: {missing}")
+    for _ in range(3):  # then it waits for a person: no loop, no new event, no advance
+        now[0] += 86_400.0
+        idle = await controller.tick()
+        assert idle is not None and idle.action is Action.IDLE
+        assert idle.reason == f"stalled, waiting for a person: {stalled.reason}"
+    record = await parts.store.load()
+    assert record is not None and record.state.status is Status.STALLED
+    assert (await parts.control.state()).rollout == 10
+    await parts.outbox.deliver_due()
+    assert sorted(event.kind for event in parts.recorder.got) == [
+        "plan_held",
+        "plan_stalled",
+        "plan_started",
+    ]
+    stall = next(event for event in parts.recorder.got if event.kind == "plan_stalled")
+    assert f"stalled, step 1/3 at 10%: inconclusive past the extension: {missing}" in stall.text
+    resumed = await actions.resume(actor=BOB, reason="two more weeks")
+    assert resumed.state.status is Status.RUNNING
+    assert resumed.state.deadline == now[0] + QUICK.extension_seconds
+    again = await controller.tick()
+    assert again is not None and again.action is Action.HOLD
+
+
 async def test_a_hand_change_pauses_and_names_who_then_resume_restores_the_step(
     parts: Parts,
 ) -> None:
