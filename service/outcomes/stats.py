@@ -30,6 +30,31 @@ every observation has mean ``>= p0``, ``R_t + T - t`` is a non-negative supermar
 ``t <= T``; Ville's inequality then gives ``P(exists t <= T: S_t >= h) <= T exp(-h)`` (the
 e-detector bound of Shin, Ramdas & Rinaldo, 2023). That bound is loose, so the watchdog's
 threshold is calibrated by simulation (``bench/watchdog_sim.py``).
+
+**Spending the CUSUM's false-alarm budget over an unbounded horizon.** With a fixed ``h`` the
+CUSUM is a renewal process: with no change it alarms at a roughly constant rate, about one per
+``ARL0 ~ e^h / c`` observations (Siegmund, "Sequential Analysis", 1985, ch. X), so the chance of a
+false alarm within ``T`` observations grows like ``T / ARL0``: a threshold calibrated for 500
+completions false-alarms in half of all rollouts that feed it 20,000. Lorden (1971) bounds what
+any detector can do: with ``ARL0 >= gamma`` the worst-case delay is at least
+``log(gamma) / KL(1 + o(1))``, and the CUSUM attains it, so delay and the horizon's false-alarm
+rate trade one for one on a log scale: ``log`` of the horizon more nats of threshold, ``1/KL``
+observations of delay per nat. :func:`spending_threshold` spends the budget instead of renewing
+it (Lai, "Information bounds and quick detection of parameter changes in stochastic systems",
+IEEE Trans. Inf. Theory 1998, asks for a bounded false-alarm probability per window rather than
+an ARL)::
+
+    h(n) = h0                          for n <= n0
+    h(n) = h0 + k log(n / n0)          for n >  n0
+
+The alarm rate at observation ``n`` is proportional to ``e^-h(n)``, so beyond ``n0`` it falls
+like ``(n0/n)^k``; for ``k > 1`` its sum over an unbounded horizon converges
+(``integral from n0 of (n0/n)^k dn = n0/(k - 1)``): the probability of a false alarm *ever* is
+about ``k/(k - 1)`` times what the first ``n0`` observations spend. The same ``log n`` growth is
+what the e-detectors of Shin, Ramdas & Rinaldo pay for a change at ``n`` (a mixture over change
+points with weights ``w_n ~ n^-k`` alarms at ``log(1/alpha) + log(1/w_n)``). The price is
+explicit: a change at observation ``n > n0`` is detected about ``k log(n/n0) / KL`` observations
+later than with ``h0``.
 """
 
 from __future__ import annotations
@@ -47,6 +72,7 @@ __all__ = [
     "cusum_step",
     "mixture_radius",
     "mixture_rho",
+    "spending_threshold",
     "wilson_interval",
 ]
 
@@ -149,6 +175,16 @@ def bernoulli_llr(success: bool, p0: float, p1: float) -> float:
 def cusum_step(statistic: float, success: bool, p0: float, p1: float) -> float:
     """One step of Page's CUSUM for a drop from ``p0`` to ``p1``: ``max(0, S + llr)``."""
     return max(0.0, statistic + bernoulli_llr(success, p0, p1))
+
+
+def spending_threshold(observations: int, *, base: float, after: int, power: float) -> float:
+    """The CUSUM's threshold after ``observations``: ``base`` up to ``after``, then
+    ``base + power * log(observations / after)`` (see the module docstring)."""
+    if after < 1 or power < 0:
+        raise ValueError(f"need after >= 1 and power >= 0, got {after}, {power}")
+    if observations <= after:
+        return base
+    return base + power * math.log(observations / after)
 
 
 def _check_counts(successes: int, trials: int) -> None:

@@ -11,7 +11,8 @@ lists all, ``evidence`` is the first one's audit record:
    (600 s) exceeds 1/2, i.e. the p50 is credibly above it.
 4. comparison: per rate, upper(python) - lower(typescript) < -margin (0.05), each CS at half the
    test's alpha. Typescript as bad as python: this stays quiet, the floors still fire.
-5. drift: Page's CUSUM of python's completions against typescript's rate (`track`) reaches h.
+5. drift: Page's CUSUM of python's completions against typescript's rate (`track`) reaches h(n),
+   a threshold that grows with python's completions n (`Policy.drift_threshold_at`).
 
 Error budget (alpha = 0.01 per migration, checked after every completion). Rules 2-4 use
 Robbins' normal-mixture CS (`service.outcomes.stats`): valid at every n at once, so looking after
@@ -19,22 +20,22 @@ each completion is free. The seven tests share alpha/2 by Bonferroni (alpha/14 e
 holds for counts accumulated from a fixed start (the migration or rollout step); over a sliding
 window every window is a new look. They are slow by design: at n = 200 the bound is +-0.15.
 
-Why a CUSUM for speed: counts from a fixed start remember the healthy past, and a floor test at
-0.70 gains only KL(0.55 || 0.70) = 0.05 nats per completion (~200 to reach h = 10.8, below).
-The CUSUM forgets (it restarts whenever the case for a drop is gone) and is optimal for a known
-drop (Lorden, Moustakides). Reference p0: typescript's rate less one worst-case standard error
-1/(2 sqrt(n)); the bare estimate gave ~9 % false rollbacks at h = 7, its noise looking like a
-python drop. Alternative p1 = p0 - 0.20: better p95 delay than 0.25 or 0.30 at equal false
-alarm rate. The bound T e^-h (stats) needs h = 10.8 for T = 500 and holds only if p0 is below
-python's true rate, so h was calibrated by simulation under scenario A instead: 10,000
-migrations (seed 99) gave false rollback rates 0.0084 / 0.0061 / 0.0048 at h = 7.0 / 7.25 / 7.5,
-p95 delays 75 / 77 / 79. h = 7.25 leaves room under both targets.
+Why a CUSUM for speed: counts from a fixed start remember the healthy past (a floor at 0.70
+gains 0.05 nats per completion at 0.55); the CUSUM forgets, optimal for a known drop (Lorden).
+Reference p0: typescript's rate less one worst-case standard error 1/(2 sqrt(n)); alternative
+p1 = p0 - 0.20 (better p95 delay than 0.25 or 0.30). h0 = 7.25 was calibrated by simulation over
+500 completions (seed 99: false rollbacks 0.0084 / 0.0061 / 0.0048 at h = 7.0 / 7.25 / 7.5).
 
-`python bench/watchdog_sim.py` (seed 20260601, 2,000 migrations per scenario): false rollback
-rate 0.0095 (19, all by drift: about 2 s.e. of 0.0017 above the calibrated 0.0061), median
-delay 35, p95 77, missed 0, 4 false alarms before the change. The naive rule (last 100 below
-70 %): 0.4615 false rollbacks, median delay 51 over the 1,062 migrations it had not already
-rolled back.
+A fixed h false-alarms at a constant rate: over a rollout's ~20,000 python completions it rolled
+back 51 % of healthy plans at h = 7.25 (``bench/plan_sim.py``; at h = 10, 2 %, but a drop took a
+median 40.5 completions to catch). The threshold spends its budget instead
+(``stats.spending_threshold``; Lorden's bound and references there): h(n) = h0 up to n0 = 500
+python completions, then h0 + k log(n / n0), k = 1.5, so the chance of a false rollback *ever*
+is bounded (about 3x what the first 500 spend). The price: a drop after n completions is caught
+about k log(n / 500) / 0.23 completions later (+4.5 at n = 1,000, +19 at 10,000).
+
+`python bench/watchdog_sim.py` (2,000 migrations of 500 completions, so h = h0): false rollback
+rate 0.0095 (all by drift), delay median 35, p95 77; the naive rule 0.4615, median delay 51.
 """
 
 from __future__ import annotations
@@ -143,19 +144,32 @@ class Policy:
     margin: float = 0.05  # comparison: python may trail typescript by this much
     health_check_limit: int = 3
     drift_drop: float = 0.20  # the CUSUM's alternative: python at its reference - 0.20
-    drift_threshold: float = 7.25  # h, calibrated by bench/watchdog_sim.py
+    drift_threshold: float = 7.25  # h0, calibrated by bench/watchdog_sim.py
+    drift_spend_after: int = 500  # n0: h = h0 up to n0 python completions, then grows
+    drift_spend_power: float = 1.5  # k: h(n) = h0 + k log(n / n0), calibrated by plan_sim.py
     drift_reference_se: float = 1.0  # reference: typescript less this many worst-case s.e.
     tightest_at: int = 200  # the sample size where the confidence sequences are tightest
 
     def __post_init__(self) -> None:
         rates = ("alpha", "success_floor", "build_floor", "pr_acceptance_floor", "drift_drop")
         bad = [n for n in rates if not 0 < getattr(self, n) < 1]
-        ints = ("min_samples", "health_check_limit", "tightest_at")
+        ints = ("min_samples", "health_check_limit", "tightest_at", "drift_spend_after")
         bad += [n for n in ints if getattr(self, n) < 1]
         bad += [n for n in ("drift_threshold", "duration_ceiling_seconds") if getattr(self, n) <= 0]
-        bad += [n for n in ("margin", "drift_reference_se") if getattr(self, n) < 0]
+        signed = ("margin", "drift_reference_se", "drift_spend_power")
+        bad += [n for n in signed if getattr(self, n) < 0]
         if bad:
             raise ValueError(f"Policy out of range: {[(n, getattr(self, n)) for n in bad]}")
+
+    def drift_threshold_at(self, observations: int) -> float:
+        """The CUSUM's threshold h(n) after ``observations`` python completions (alpha spending,
+        :func:`service.outcomes.stats.spending_threshold`)."""
+        return stats.spending_threshold(
+            observations,
+            base=self.drift_threshold,
+            after=self.drift_spend_after,
+            power=self.drift_spend_power,
+        )
 
     @property
     def test_alpha(self) -> float:
@@ -237,14 +251,15 @@ def _findings(evidence: Evidence, policy: Policy) -> Iterator[tuple[Rule, str, d
             record |= {"threshold": -policy.margin, "typescript_samples": theirs.trials}
             reason = f"python {metric} trails typescript by more than {policy.margin:.2f}"
             yield Rule.COMPARISON, f"{reason}: {_show(record)}", record
-    drift, h = evidence.drift, policy.drift_threshold
+    drift, h = evidence.drift, policy.drift_threshold_at(evidence.drift.observations)
     if drift.observations >= minimum and drift.statistic >= h:
         segment = drift.segment
         wilson = stats.wilson_interval(segment.successes, segment.trials)
         record = _record(Rule.DRIFT, Metric.SUCCESS_RATE, segment.trials, segment.estimate, wilson)
         record |= {"statistic": drift.statistic, "threshold": h, "reference": drift.reference}
         reason = f"python success rate fell below typescript's reference {drift.reference:.2f}"
-        yield Rule.DRIFT, f"{reason}: CUSUM {drift.statistic:.2f} >= {h:g}, {_show(record)}", record
+        reason += f": CUSUM {drift.statistic:.2f} >= {h:.2f}, {_show(record)}"
+        yield Rule.DRIFT, reason, record
 
 
 def _cs(successes: int, trials: int, alpha: float, policy: Policy) -> tuple[float, float]:
@@ -279,5 +294,5 @@ def _summary(evidence: Evidence, policy: Policy) -> dict[str, Any]:
     success = evidence.python.success
     bounds = _cs(success.successes, success.trials, policy.test_alpha, policy)
     record = _record(None, Metric.SUCCESS_RATE, success.trials, success.estimate, bounds)
-    drift = evidence.drift
-    return record | {"drift_statistic": drift.statistic, "drift_threshold": policy.drift_threshold}
+    drift, h = evidence.drift, policy.drift_threshold_at(evidence.drift.observations)
+    return record | {"drift_statistic": drift.statistic, "drift_threshold": h}

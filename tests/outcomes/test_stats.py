@@ -151,3 +151,40 @@ def test_cusum_never_drops_when_a_success_becomes_a_failure(
     if worse:
         worse[data.draw(st.integers(min_value=0, max_value=len(worse) - 1))] = False
     assert run(worse) >= run(outcomes) - 1e-9
+
+
+# h(n) = h0 up to n0, then h0 + k log(n / n0): literal values, ln 2 = 0.6931..., ln 10 = 2.3026...
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [(0, 7.25), (1, 7.25), (500, 7.25), (1_000, 8.636294361119891), (5_000, 11.855170185988092)],
+)
+def test_spending_threshold_values(observations: int, expected: float) -> None:
+    h = stats.spending_threshold(observations, base=7.25, after=500, power=2.0)
+    assert h == pytest.approx(expected, abs=1e-12)
+
+
+def test_spending_threshold_with_power_zero_is_a_fixed_threshold() -> None:
+    assert stats.spending_threshold(10**9, base=7.25, after=500, power=0.0) == 7.25
+
+
+@pytest.mark.parametrize(("after", "power"), [(0, 2.0), (500, -0.1)])
+def test_spending_threshold_rejects_nonsense(after: int, power: float) -> None:
+    with pytest.raises(ValueError, match="after >= 1 and power >= 0"):
+        stats.spending_threshold(1_000, base=7.25, after=after, power=power)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**7),
+    st.integers(min_value=1, max_value=64),
+    st.integers(min_value=1, max_value=5_000),
+    st.floats(min_value=0.0, max_value=4.0),
+)
+def test_spending_threshold_never_falls_and_grows_k_nats_per_factor_e(
+    n: int, factor: int, after: int, power: float
+) -> None:
+    def h(observations: int) -> float:
+        return stats.spending_threshold(observations, base=7.25, after=after, power=power)
+
+    assert h(n) <= h(n * factor) and h(n) >= 7.25
+    if n >= after:  # past n0, multiplying n by m adds exactly k log m
+        assert h(n * factor) - h(n) == pytest.approx(power * math.log(factor), abs=1e-9)

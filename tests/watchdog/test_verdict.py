@@ -213,6 +213,8 @@ def test_track_restarts_the_segment_when_the_statistic_returns_to_zero() -> None
         {"drift_threshold": 0.0},
         {"duration_ceiling_seconds": -1.0},
         {"margin": -0.1},
+        {"drift_spend_after": 0},
+        {"drift_spend_power": -0.1},
     ],
 )
 def test_policy_rejects_values_out_of_range(change: dict[str, Any]) -> None:
@@ -413,6 +415,8 @@ def test_a_duration_at_the_ceiling_does_not_exceed_it() -> None:
         {"duration_ceiling_seconds": 0.5},
         {"margin": 0.0},
         {"drift_reference_se": 0.0},
+        {"drift_spend_after": 1},
+        {"drift_spend_power": 0.0},
     ],
 )
 def test_policy_accepts_the_edges_of_its_ranges(edge: dict[str, Any]) -> None:
@@ -521,3 +525,37 @@ def test_track_runs_when_the_alternative_lands_exactly_on_the_lowest_rate() -> N
     drift = track(Drift(), success=False, baseline=Rate(1, 50), policy=policy)
     assert drift.reference == 0.02
     assert drift.statistic == pytest.approx(math.log(0.99 / 0.98))
+
+
+# The drift rule's threshold spends its budget (module docstring): h0 = 7.25 up to n0 = 500
+# python completions, then 7.25 + 1.5 log(n / 500): 8.290 at 1,000, 10.704 at 5,000.
+@pytest.mark.parametrize(
+    ("observations", "statistic", "rollback"),
+    [
+        (500, 7.25, True),
+        (501, 7.25, False),
+        (1_000, 8.289, False),
+        (1_000, 8.29, True),
+        (5_000, 10.703, False),
+        (5_000, 10.704, True),
+    ],
+)
+def test_the_drift_threshold_grows_with_pythons_completions(
+    observations: int, statistic: float, rollback: bool
+) -> None:
+    drift = Drift(statistic, observations, Rate(3, 10), reference=0.8)
+    verdict = decide(_evidence(HEALTHY, drift=drift), POLICY)
+    assert verdict.rollback is rollback
+    h = verdict.evidence["threshold" if rollback else "drift_threshold"]
+    expected = {500: 7.25, 501: 7.252997, 1_000: 8.289721, 5_000: 10.703878}[observations]
+    assert h == pytest.approx(expected, abs=1e-6)
+    if rollback:
+        assert f"CUSUM {statistic:.2f} >= {expected:.2f}," in verdict.reasons[0]
+
+
+def test_a_spend_power_of_zero_keeps_a_fixed_threshold() -> None:
+    fixed = Policy(drift_spend_power=0.0)
+    assert fixed.drift_threshold_at(10**6) == 7.25
+    drift = Drift(7.25, 10**6, Rate(3, 10), reference=0.8)
+    assert decide(_evidence(HEALTHY, drift=drift), fixed).rule is Rule.DRIFT
+    assert not decide(_evidence(HEALTHY, drift=drift), POLICY).rollback
