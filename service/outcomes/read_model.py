@@ -191,8 +191,9 @@ class ReadModel:
             return [{str(g[i]): int(g[i + 1]) for i in range(0, len(g), 2)} for g in result]
         raise RuntimeError("buckets keep turning up corrupt")  # pragma: no cover
 
-    async def rebuild(self, key: str) -> Counts:
-        """Recount one bucket from the streams and replace it."""
+    async def rebuild(self, key: str, *, why: str = "corrupt") -> Counts:
+        """Recount one bucket from the streams and replace it (``why`` it is rebuilt: corrupt,
+        or missing, :mod:`service.outcomes.bucket_audit`)."""
         name, start_text = key.rsplit(":", 2)[1:]
         resolution = next(r for r in RESOLUTIONS if r.name == name)
         start = int(start_text)
@@ -218,12 +219,13 @@ class ReadModel:
                     pipe.expireat(key, end + resolution.retention)
             pipe.srem(rebuild_set_key(self._prefix), key)
             await pipe.execute()
-        if key not in self._logged:
+        if key not in self._logged and (counts or why == "corrupt"):
             self._logged.add(key)
             _log.warning(
-                "read-model bucket %s was corrupt: rebuilt from the streams (%d completions, "
+                "read-model bucket %s was %s: rebuilt from the streams (%d completions, "
                 "%d quality rows, %d comparisons; rows trimmed from a stream are not recounted)",
                 key,
+                why,
                 len(completions),
                 len(quality),
                 len(comparisons),

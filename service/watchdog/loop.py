@@ -4,7 +4,9 @@ Its own process (``switchyard watchdog``); many may run, one acts: each tick, th
 Redis lease reads python's consecutive failed health checks as the health monitor recorded them
 (:mod:`service.health.monitor`: the watchdog never probes; its process runs a monitor), advances
 the incremental evidence fold (:mod:`service.watchdog.fold`: only the rows recorded since the
-last tick are read), asks the pure :func:`service.watchdog.verdict.decide`, and on a rollback
+last tick are read), audits the read model's recent buckets (:mod:`service.outcomes.bucket_audit`:
+one gone missing is rebuilt from the streams; a failed audit is logged and the tick goes on),
+asks the pure :func:`service.watchdog.verdict.decide`, and on a rollback
 verdict turns the kill switch on through the same code as ``switchyard rollback``
 (:class:`~service.migration.control.MigrationControl`), with the verdict's evidence in the
 audit trail, then publishes a ``watchdog_rollback`` notification to the outbox
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from flags.errors import UnleashError
 from flags.transitions import Actor, ActorKind, TransitionRefused
@@ -33,6 +36,7 @@ from service.keys import Keys
 from service.leases import Lease
 from service.migration.control import MigrationControl, NotProvisioned
 from service.notify.outbox import Notification, Outbox
+from service.outcomes.bucket_audit import BucketAudit
 from service.outcomes.recorder import stream_fields
 from service.plan.controller import PlanController
 from service.plan.decision import Decision
@@ -101,6 +105,7 @@ class Watchdog:
         )
         self.state_key = self._keys.watchdog_state
         self.fold = EvidenceFold(redis, prefix=prefix, policy=config.policy)
+        self.audit = BucketAudit(redis, prefix=prefix)
 
     async def _python_health_failures(self) -> int:
         """Python's consecutive failed health checks, as the health monitor recorded them."""
@@ -112,6 +117,7 @@ class Watchdog:
             return None
         health_failures = await self._python_health_failures()
         fold = await self.fold.advance()
+        await self._audit()
         verdict = decide(fold.evidence(python_health_failures=health_failures), self.config.policy)
         state: dict[str, str] = {
             "leader": self.config.name,
@@ -126,6 +132,7 @@ class Watchdog:
             "folded_rows": str(fold.rows),
             "fold": "rebuilt" if fold.rebuilt_at is not None else "incremental",
             "fold_rebuilt_at": "" if fold.rebuilt_at is None else f"{fold.rebuilt_at:.3f}",
+            "buckets_rebuilt": str(self.audit.rebuilt),
         }
         if verdict.rollback:
             state["action"] = await self._act(verdict)
@@ -137,6 +144,13 @@ class Watchdog:
             pipe.hset(self.state_key, mapping=stream_fields(state))
             await pipe.execute()
         return verdict
+
+    async def _audit(self) -> None:
+        """Rebuild read-model buckets that went missing; a failed audit never stops a tick."""
+        try:
+            await self.audit.run()
+        except (RedisError, ValueError) as error:
+            _log.warning("read-model audit failed, the tick goes on: %s", error)
 
     async def _plan_tick(self, plan: PlanController, verdict: Verdict) -> Decision | None:
         """The rollout plan's tick, under this watchdog's lease (see service.plan.controller)."""
@@ -177,7 +191,7 @@ class Watchdog:
         while not stop.is_set():
             try:
                 await self.tick()
-            except (UnleashError, OSError) as error:
+            except (UnleashError, RedisError, OSError) as error:
                 _log.warning("watchdog tick failed: %s", error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.config.interval_seconds)
