@@ -64,7 +64,7 @@ __all__ = ["STAGES", "measure"]
 STAGES = (10_000, 100_000, 1_000_000)
 QUICK_STAGES = (10_000, 30_000, 100_000)
 WORKERS = 3
-SAMPLES = 40
+SAMPLES = 100
 SCAN_LIMIT_S = 5.0
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -25,6 +25,7 @@ table, 502 Unleash failed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -76,8 +77,10 @@ def _window(request: Request) -> str | None:
 
 
 async def _panels_context(runtime: Runtime, window: str) -> dict[str, Any]:
-    status = await collect_status(runtime, window=window)
-    trends = await read_trends(runtime.redis, prefix=runtime.prefix, window=window)
+    status, trends = await asyncio.gather(  # both in flight at once
+        collect_status(runtime, window=window),
+        read_trends(runtime.redis, prefix=runtime.prefix, window=window),
+    )
     settings = runtime.settings
     return view_model(
         status,

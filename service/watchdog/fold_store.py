@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -18,9 +19,9 @@ __all__ = ["EvidenceFold", "PendingFold"]
 
 _log = logging.getLogger("switchyard.watchdog.fold")
 
-# KEYS: the fold hash. ARGV: the cursor, quality cursor and epoch read (all '' when there was no
-# fold), then the new cursor, quality cursor, epoch and state. 1 written, 0 refused (someone else
-# moved the fold since it was read).
+# KEYS: the fold hash, the mark that a fold was written. ARGV: the cursor, quality cursor and
+# epoch read (all '' when there was no fold), then the new cursor, quality cursor, epoch and
+# state. 1 written, 0 refused (someone else moved the fold since it was read).
 _COMPARE_AND_SET = """
 local current = redis.call('HMGET', KEYS[1], 'cursor', 'quality_cursor', 'epoch')
 local expected = {ARGV[1], ARGV[2], ARGV[3]}
@@ -31,6 +32,7 @@ for i = 1, 3 do
 end
 redis.call('HSET', KEYS[1], 'cursor', ARGV[4], 'quality_cursor', ARGV[5], 'epoch', ARGV[6],
   'state', ARGV[7])
+redis.call('SET', KEYS[2], '1')
 return 1
 """
 
@@ -41,6 +43,7 @@ class PendingFold:
 
     read: tuple[str, str, str]
     fold: Fold
+    full: bool = False  # a whole batch was read from a stream: more rows may be waiting
 
     @property
     def advanced(self) -> bool:
@@ -108,15 +111,18 @@ class EvidenceFold:
         epoch = await self.epoch()
         read, fold = await self._load(epoch)
         keys = Keys(self._prefix)
-        completions = await self._rows(keys.completions, CompletionRecord, fold.cursor, epoch)
-        quality = await self._rows(keys.quality, QualityRecord, fold.quality_cursor, epoch)
-        return PendingFold(read, fold_rows(fold, completions, quality, self._policy))
+        completions, quality = await asyncio.gather(
+            self._rows(keys.completions, CompletionRecord, fold.cursor, epoch),
+            self._rows(keys.quality, QualityRecord, fold.quality_cursor, epoch),
+        )
+        full = max(len(completions), len(quality)) >= self._batch
+        return PendingFold(read, fold_rows(fold, completions, quality, self._policy), full)
 
     async def commit(self, pending: PendingFold) -> bool:
         """Write ``pending`` if the fold is still what it read; False if it moved meanwhile."""
         fold = pending.fold
         written = await self._cas(
-            keys=[self.key],
+            keys=[self.key, self.marker_key],
             args=[
                 *pending.read,
                 fold.cursor,
@@ -125,8 +131,6 @@ class EvidenceFold:
                 fold.to_json(),
             ],
         )
-        if written:
-            await self._redis.set(self.marker_key, "1")
         return bool(written)
 
     async def advance(self) -> Fold:
@@ -135,5 +139,5 @@ class EvidenceFold:
             pending = await self.prepare()
             if not await self.commit(pending):
                 continue  # another leader moved it: read again
-            if not pending.advanced:
+            if not pending.advanced or not pending.full:  # nothing more was waiting
                 return pending.fold
