@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -53,7 +53,8 @@ class AppKey:
 
 
 @functools.cache
-def app_key() -> AppKey:
+def app_key(name: str = "switchyard") -> AppKey:
+    """An RSA key pair for the App called ``name`` (one per name, made once per session)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -101,7 +102,9 @@ async def running_standin(
     limits: LimitSettings | None = None,
     outbound: httpx.AsyncClient | None = None,
     tokens: Iterable[Secret] = (Secret(TOKEN),),
+    apps: Mapping[str, str] | None = None,
 ) -> AsyncIterator[tuple[Standin, httpx.AsyncClient]]:
+    """The stand-in knowing Switchyard's App (:data:`APP_ID`) and ``apps`` (id -> public key)."""
     async with contextlib.AsyncExitStack() as stack:
         if outbound is None:
             outbound = await stack.enter_async_context(httpx.AsyncClient(timeout=5))
@@ -110,6 +113,7 @@ async def running_standin(
             clock=clock or time.time,
             app_id=APP_ID,
             app_public_key=app_key().public_pem,
+            apps=apps,
             installation_ids={INSTALLATION_ID},
             tokens=tokens,
             limits=limits,

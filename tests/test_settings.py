@@ -172,3 +172,52 @@ def test_a_github_app_system_is_configured_from_its_own_variables() -> None:
 def test_a_bad_system_variable_is_named(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({**BASE, **env})
+
+
+def test_a_gated_app_names_its_app_to_reconcile_its_own_webhook(tmp_path: Path) -> None:
+    key = tmp_path / "python-app.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\npython")
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "SWITCHYARD_TYPESCRIPT_KIND": "github-app",
+            "SWITCHYARD_TYPESCRIPT_WEBHOOK_URL": "http://127.0.0.1:3000/",
+            "SWITCHYARD_TYPESCRIPT_APP_ID": "101",
+            "SWITCHYARD_TYPESCRIPT_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nlegacy",
+            "SWITCHYARD_PYTHON_KIND": "github-app",
+            "SWITCHYARD_PYTHON_WEBHOOK_URL": "http://127.0.0.1:3001/",
+            "SWITCHYARD_PYTHON_APP_ID": "202",
+            "SWITCHYARD_PYTHON_APP_PRIVATE_KEY_FILE": str(key),
+        }
+    )
+    legacy, new = settings.systems[System.TYPESCRIPT].app, settings.systems[System.PYTHON].app
+    assert legacy is not None and new is not None
+    assert (legacy.app_id, new.app_id) == ("101", "202")
+    assert legacy.private_key.reveal().endswith("legacy")
+    assert new.private_key.reveal().endswith("python")
+    assert "legacy" not in repr(settings) and "BEGIN" not in repr(settings)
+    assert settings.github_credentials is None  # Switchyard's own App is another matter
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SWITCHYARD_PYTHON_APP_ID": "202"}, "SWITCHYARD_PYTHON_APP_PRIVATE_KEY"),
+        ({"SWITCHYARD_PYTHON_APP_ID": "x2", "SWITCHYARD_PYTHON_APP_PRIVATE_KEY": "k"}, "APP_ID"),
+        ({"SWITCHYARD_PYTHON_APP_PRIVATE_KEY": "k"}, "SWITCHYARD_PYTHON_APP_ID"),
+        (
+            {"SWITCHYARD_PYTHON_APP_ID": "2", "SWITCHYARD_PYTHON_APP_PRIVATE_KEY_FILE": "/no/k"},
+            "SWITCHYARD_PYTHON_APP_PRIVATE_KEY_FILE",
+        ),
+    ],
+)
+def test_a_bad_gated_app_is_named(env: dict[str, str], variable: str) -> None:
+    app = {"SWITCHYARD_PYTHON_KIND": "github-app", "SWITCHYARD_PYTHON_WEBHOOK_URL": "http://a/"}
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({**BASE, **app, **env})
+
+
+def test_an_app_on_a_system_that_is_not_a_gated_app_is_refused() -> None:
+    env = {"SWITCHYARD_PYTHON_APP_ID": "202", "SWITCHYARD_PYTHON_APP_PRIVATE_KEY": "k"}
+    with pytest.raises(SettingsError, match=r"SWITCHYARD_PYTHON_APP_ID.*github-app"):
+        Settings.from_env({**BASE, **env})

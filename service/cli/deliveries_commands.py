@@ -22,12 +22,11 @@ import httpx
 from redis.asyncio import Redis
 
 from service.cli.output import emit, load_settings
-from service.github.api.client import GitHubClient
-from service.github.reconciler import Reconciler, RunReport, reconcile_periodically
+from service.github.reconciler import RunReport, reconcile_periodically
+from service.github.reconciler.configured import configured_reconciler
 from service.github.reconciler.ledger import leader_key
 from service.github.reconciler.plan import parse_time
 from service.leases import Lease
-from service.settings import Settings, SettingsError
 
 __all__ = ["register", "report_text"]
 
@@ -65,23 +64,12 @@ def report_text(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def _reconciler(settings: Settings, http: httpx.AsyncClient, redis: Redis) -> Reconciler:
-    if not settings.github_hooks:
-        raise SettingsError("SWITCHYARD_GITHUB_HOOKS", "is empty: no webhook to reconcile")
-    client = GitHubClient(
-        http=http, credentials=settings.github_credentials, base_url=settings.github_api_url
-    )
-    return Reconciler(
-        client=client, redis=redis, prefix=settings.redis_prefix, hooks=settings.github_hooks
-    )
-
-
 async def _reconcile(args: argparse.Namespace) -> int:
     settings = load_settings()
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0)) as http:
-            reconciler = _reconciler(settings, http, redis)
+            reconciler = configured_reconciler(settings, http=http, redis=redis)
             if args.every is None:
                 report = await reconciler.run(since=args.since, dry_run=args.dry_run)
                 emit(report.as_json(), as_json=args.json, text=report_text(report))
@@ -120,7 +108,8 @@ def register(commands: Any) -> None:
         "reconcile",
         help="redeliver each delivery GitHub failed to make and Switchyard never stored",
         description="Reads SWITCHYARD_GITHUB_HOOKS, SWITCHYARD_GITHUB_API_URL and a token or "
-        "App credentials. See docs/operations.md.",
+        "App credentials, and each github-app system's App (SWITCHYARD_<SYSTEM>_APP_ID and its "
+        "key) for that App's own webhook. See docs/operations.md.",
     )
     reconcile.add_argument(
         "--since",

@@ -90,11 +90,12 @@ class EventStream:
     def _dedupe_key(self, delivery_id: str, hook: str | None = None) -> str:
         return self._keys.delivery(delivery_id, hook=hook)
 
-    async def stored(self, delivery_ids: list[str]) -> set[str]:
-        """Which of these deliveries intake has persisted (their dedupe mark is still there)."""
+    async def stored(self, delivery_ids: list[str], *, hook: str | None = None) -> set[str]:
+        """Which of these deliveries intake has persisted (their dedupe mark is still there);
+        ``hook``: deliveries of that system's App hook."""
         if not delivery_ids:
             return set()
-        marks = await self._redis.mget([self._dedupe_key(d) for d in delivery_ids])
+        marks = await self._redis.mget([self._dedupe_key(d, hook) for d in delivery_ids])
         return {d for d, mark in zip(delivery_ids, marks, strict=True) if mark is not None}
 
     async def append(

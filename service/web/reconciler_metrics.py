@@ -7,7 +7,11 @@
   422) or ``interrupted`` (rate limit outlasted, GitHub or Redis down);
 * ``switchyard_reconciler_runs_total``;
 * ``switchyard_reconciler_last_run_timestamp_seconds``, ``..._last_run_gap`` (events missing at
-  the last run) and ``..._last_run_complete`` (1 when every hook was reconciled to the end).
+  the last run) and ``..._last_run_complete`` (1 when every hook was reconciled to the end);
+* per hook (Switchyard's own, and each gated App's ``app:<system>``):
+  ``switchyard_reconciler_hook_gap{hook}`` and ``..._hook_redelivered{hook}`` at the last run,
+  and ``switchyard_reconciler_hook_reconciled_timestamp_seconds{hook}``, the hook's cursor (the
+  start of its last complete run).
 """
 
 from __future__ import annotations
@@ -50,3 +54,29 @@ def reconciler_families(status: Mapping[str, Any]) -> Iterator[Any]:
             gauge = GaugeMetricFamily(f"switchyard_reconciler_last_run_{name}", help_text)
             gauge.add_metric([], float(value))
             yield gauge
+    yield from _per_hook(last, block.get("reconciled_to") or {})
+
+
+def _per_hook(last: object, cursors: Mapping[str, float]) -> Iterator[Any]:
+    gap = GaugeMetricFamily(
+        "switchyard_reconciler_hook_gap",
+        "Events missing from Switchyard at the last run, per hook",
+        labels=["hook"],
+    )
+    redelivered = GaugeMetricFamily(
+        "switchyard_reconciler_hook_redelivered",
+        "Events redelivered at the last run, per hook",
+        labels=["hook"],
+    )
+    hooks = (last.get("hooks") or []) if isinstance(last, dict) else []
+    for hook in hooks:
+        gap.add_metric([str(hook["hook"])], float(hook["gap"]))
+        redelivered.add_metric([str(hook["hook"])], float(hook["redelivered"]))
+    reconciled = GaugeMetricFamily(
+        "switchyard_reconciler_hook_reconciled_timestamp_seconds",
+        "Start of each hook's last complete reconciler run (its cursor)",
+        labels=["hook"],
+    )
+    for name, moment in sorted(cursors.items()):
+        reconciled.add_metric([name], float(moment))
+    yield from (gap, redelivered, reconciled)

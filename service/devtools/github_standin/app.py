@@ -9,7 +9,7 @@ comments are :mod:`.issues`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -45,6 +45,7 @@ class Standin:
         clock: Callable[[], float] = time.time,
         app_id: str | None = None,
         app_public_key: str | None = None,
+        apps: Mapping[str, str] | None = None,
         installation_ids: Iterable[int] = (),
         tokens: Iterable[Secret] = (),
         limits: LimitSettings | None = None,
@@ -54,6 +55,7 @@ class Standin:
                 clock=clock,
                 app_id=app_id,
                 app_public_key=app_public_key,
+                apps=apps,
                 installation_ids=installation_ids,
                 tokens=tokens,
             ),

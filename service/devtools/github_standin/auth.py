@@ -1,7 +1,8 @@
 """Who is calling the stand-in: a GitHub App (JWT), one of its installations, or a token.
 
 * An App JWT (``Authorization: Bearer <jwt>``) is verified as GitHub does: RS256 with the App's
-  public key, ``iss`` = the App id, ``exp`` present and at most ten minutes ahead.
+  public key, ``iss`` = the App id, ``exp`` present and at most ten minutes ahead. Several Apps
+  may be known (``apps``: id -> public key), each its own identity with its own rate limit.
 * ``POST /app/installations/{id}/access_tokens`` (App JWT) answers 201 with a new
   ``ghs_...`` token and its ``expires_at``, an hour later by default; the stand-in refuses a
   token past its expiry or revoked (:meth:`StandinAuth.revoke`) with 401, as GitHub does.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,7 @@ def iso_time(moment: float) -> str:
 class Identity:
     kind: Literal["app", "installation", "token"]
     bucket: str  # what its rate limit is counted under
+    app_id: str | None = None  # the App, for an App JWT
 
 
 class StandinAuth:
@@ -47,13 +49,16 @@ class StandinAuth:
         clock: Callable[[], float],
         app_id: str | None = None,
         app_public_key: str | None = None,
+        apps: Mapping[str, str] | None = None,
         installation_ids: Iterable[int] = (),
         tokens: Iterable[Secret] = (),
         token_lifetime: float = 3600.0,
     ) -> None:
         self._clock = clock
-        self.app_id = app_id
-        self._public_key = app_public_key
+        self.app_id = app_id  # the App whose installations get tokens
+        self.apps = dict(apps or {})  # App id -> its public key (PEM)
+        if app_id is not None and app_public_key is not None:
+            self.apps[app_id] = app_public_key
         self.installation_ids = set(installation_ids)
         self._tokens = list(tokens)
         self._lifetime = token_lifetime
@@ -82,21 +87,27 @@ class StandinAuth:
         return None
 
     def _app(self, token: str) -> Identity | None:
-        if self.app_id is None or self._public_key is None:
+        try:
+            claimed = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            return None
+        app_id = str(claimed) if isinstance(claimed, str | int) else None
+        public_key = self.apps.get(app_id) if app_id is not None else None
+        if app_id is None or public_key is None:
             return None
         try:
             claims = jwt.decode(
                 token,
-                self._public_key,
+                public_key,
                 algorithms=["RS256"],
-                issuer=self.app_id,
+                issuer=app_id,
                 options={"require": ["exp", "iat", "iss"]},
             )
         except jwt.PyJWTError:
             return None
         if int(claims["exp"]) - int(claims["iat"]) > _MAX_JWT_SECONDS + 60:
             return None
-        return Identity("app", f"app:{self.app_id}")
+        return Identity("app", f"app:{app_id}", app_id)
 
     async def access_tokens(self, request: Request) -> Response:
         """``POST /app/installations/{installation_id}/access_tokens`` (App JWT only)."""

@@ -114,11 +114,16 @@ class DeliveryStore:
         self._retention = retention
         self._ids = itertools.count(90_000_000_001)
         self.hooks: dict[str, Hook] = {}
+        self.app_hooks: dict[str, str] = {}  # App id -> the spec of its own hook
 
     def add_hook(self, ref: HookRef, *, url: str, secret: Secret, app_id: int = 0) -> Hook:
+        """A webhook delivering to ``url``; an App's (``ref.kind == "app"``) is the hook of App
+        ``app_id``, listed at ``/app/hook/deliveries`` with that App's JWT."""
         kind = {"repo": "repository", "org": "organization", "app": "integration"}[ref.kind]
         target = Target(url, secret, ref.hook_id or app_id, kind, ref.hook_id or app_id)
         hook = self.hooks[ref.spec] = Hook(ref, target)
+        if ref.kind == "app":
+            self.app_hooks[str(app_id)] = ref.spec
         return hook
 
     def hook(self, spec: str) -> Hook:

@@ -7,6 +7,9 @@
 ``POST .../deliveries/{delivery_id}/attempts`` (each of the three)    202 ``{}``; 404; 422 spam
 ====================================================================  ==========================
 
+``/app/hook/...`` is the hook of the App whose JWT calls it (each App has its own webhook: its
+deliveries, its redeliveries, its rate limit); an App without a hook here gets 404.
+
 Lists take ``per_page`` (default 30, at most 100), ``cursor`` and ``redelivery`` (true/false);
 they are newest first, and the next page is named in the ``Link`` header
 (``<...?per_page=30&cursor=v1_90000000012>; rel="next"``). A bad parameter is 400.
@@ -18,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from service.devtools.github_standin.auth import StandinAuth
+from service.devtools.github_standin.auth import Identity, StandinAuth
 from service.devtools.github_standin.deliveries import DeliveryStore, Spammed, UnknownDelivery
 from service.devtools.github_standin.errors import github_error
 from service.devtools.github_standin.guard import guarded
@@ -33,14 +36,15 @@ _APP = "/app/hook/deliveries"
 _CURSOR = "v1_"
 
 
-def _spec(request: Request) -> str | None:
+def _spec(request: Request, store: DeliveryStore) -> str | None:
     params = request.path_params
     if "repo" in params:
         raw = f"repos/{params['owner']}/{params['repo']}/hooks/{params['hook_id']}"
     elif "org" in params:
         raw = f"orgs/{params['org']}/hooks/{params['hook_id']}"
     else:
-        raw = "app"
+        identity: Identity = request.state.identity
+        return store.app_hooks.get(identity.app_id or "")
     try:
         return parse_hook(raw).spec
     except ValueError:
@@ -49,7 +53,7 @@ def _spec(request: Request) -> str | None:
 
 def delivery_routes(store: DeliveryStore, auth: StandinAuth, limits: StandinLimits) -> list[Route]:
     async def list_deliveries(request: Request) -> Response:
-        spec = _spec(request)
+        spec = _spec(request, store)
         if spec is None or spec not in store.hooks:
             return github_error(404, "Not Found")
         query = request.query_params
@@ -80,7 +84,7 @@ def delivery_routes(store: DeliveryStore, auth: StandinAuth, limits: StandinLimi
         return JSONResponse([a.as_json() for a in items], headers=headers)
 
     async def redeliver(request: Request) -> Response:
-        spec = _spec(request)
+        spec = _spec(request, store)
         raw_id = request.path_params["delivery_id"]
         if spec is None or spec not in store.hooks or not raw_id.isdigit():
             return github_error(404, "Not Found")

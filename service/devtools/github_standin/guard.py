@@ -3,7 +3,8 @@
 :func:`guarded` wraps a handler: no or a bad credential is 401 (``Requires authentication`` /
 ``Bad credentials``); an App JWT where an installation or token is needed, or the reverse, is
 403 or 401 the way GitHub answers; then the caller's rate limit is counted
-(:mod:`~service.devtools.github_standin.ratelimit`), and its headers go on every answer.
+(:mod:`~service.devtools.github_standin.ratelimit`), and its headers go on every answer. The
+handler finds the caller in ``request.state.identity`` (which App, for ``/app/hook/...``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def guarded(auth: StandinAuth, limits: StandinLimits, handler: Handler, *, app: 
         refusal, headers = limits.check(identity.bucket)
         if refusal is not None:
             return refusal
+        request.state.identity = identity
         response = await handler(request)
         response.headers.update(headers)
         return response

@@ -6,6 +6,11 @@ A hook is written the way GitHub's REST API paths spell it::
     orgs/acme/hooks/7            an organisation webhook
     app                          the GitHub App's own webhook (GET /app/hook/deliveries, App JWT)
 
+A gated App's own webhook (a ``github-app`` system whose App credentials are configured) is not
+written there: :meth:`HookRef.gated_app` names it ``app:<system>``, its deliveries are listed
+with that App's JWT, and what Switchyard stored of them is found under the system's intake
+(``POST /webhooks/github/{system}``).
+
 :func:`parse_hooks` takes a comma-separated list of these and refuses anything else with a
 :class:`ValueError` naming the bad entry. Owner and repository names are checked against
 GitHub's own rules, so nothing from the variable reaches a URL unchecked.
@@ -38,6 +43,12 @@ class HookRef:
     owner: str | None = None
     repo: str | None = None
     hook_id: int | None = None
+    system: str | None = None  # a gated App's hook: the system whose App it is
+
+    @classmethod
+    def gated_app(cls, system: str) -> HookRef:
+        """The own webhook of ``system``'s GitHub App (gated at ``/webhooks/github/{system}``)."""
+        return cls("app", system=system)
 
     @property
     def path(self) -> str:
@@ -50,8 +61,17 @@ class HookRef:
 
     @property
     def spec(self) -> str:
-        """How the hook is written in ``SWITCHYARD_GITHUB_HOOKS`` (and named in metrics)."""
-        return "app" if self.kind == "app" else self.path
+        """How the hook is written in ``SWITCHYARD_GITHUB_HOOKS`` (and named in metrics);
+        ``app:<system>`` for a gated App's hook."""
+        if self.kind == "app":
+            return "app" if self.system is None else f"app:{self.system}"
+        return self.path
+
+    @property
+    def intake_hook(self) -> str | None:
+        """Under which hook Switchyard's intake deduplicates this hook's deliveries (None:
+        Switchyard's own ``/webhooks/github``)."""
+        return self.system
 
     @property
     def as_app(self) -> bool:

@@ -15,7 +15,8 @@ Keys (:mod:`service.keys`):
 ``Keys.reconciler_leader``             the lease of the periodic reconciler (:mod:`service.leases`)
 =====================================  ======================================================
 
-Reads for the dashboard and ``/metrics`` are two: the counters hash and the last report.
+Reads for the dashboard and ``/metrics`` are three: the counters hash, the last report and the
+cursors hash (one field per hook).
 """
 
 from __future__ import annotations
@@ -89,10 +90,18 @@ class Ledger:
     async def save_report(self, report: dict[str, Any]) -> None:
         await self._redis.set(self._keys.reconciler_last_run, json.dumps(report))
 
+    async def reconciled_to(self) -> dict[str, float]:
+        """Each hook's cursor: the start of its last complete run (unix seconds)."""
+        raw = await self._redis.hgetall(self._keys.reconciler_since)
+        return {str(hook): float(moment) for hook, moment in raw.items()}
+
     async def summary(self) -> dict[str, Any]:
-        """Counters and the last run, for ``/migration/status``, the dashboard and ``/metrics``."""
-        totals, last_run = await asyncio.gather(self.totals(), self.last_report())
-        return {"counts": totals, "last_run": last_run}
+        """Counters, the last run and each hook's cursor, for ``/migration/status``, the
+        dashboard and ``/metrics`` (three reads, concurrently)."""
+        totals, last_run, cursors = await asyncio.gather(
+            self.totals(), self.last_report(), self.reconciled_to()
+        )
+        return {"counts": totals, "last_run": last_run, "reconciled_to": cursors}
 
     async def last_report(self) -> dict[str, Any] | None:
         raw = await self._redis.get(self._keys.reconciler_last_run)

@@ -1,6 +1,10 @@
 """One reconciliation run: page each hook's deliveries back, find what is missing, redeliver.
 
-For each configured hook, :meth:`Reconciler.run`:
+The hooks are Switchyard's own (``SWITCHYARD_GITHUB_HOOKS``, through one client) and each gated
+App's own webhook (``app:<system>``, through a client holding that App's credentials: its JWT
+lists and redelivers, and what Switchyard stored is looked up under that system's intake). Each
+hook has its own cursor: the start of its last complete run. For each hook,
+:meth:`Reconciler.run`:
 
 1. pages ``GET .../deliveries?per_page=100`` (newest first, along the ``Link`` header) until
    an attempt is older than :func:`~service.github.reconciler.plan.window_start`;
@@ -20,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,9 +110,16 @@ class Reconciler:
         redis: Redis,
         prefix: str,
         hooks: Sequence[HookRef],
+        app_clients: Mapping[str, GitHubClient] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``client`` serves Switchyard's own hooks; ``app_clients[system]`` the hook of that
+        system's gated App (:meth:`~service.github.api.hooks.HookRef.gated_app`)."""
         self._client = client
+        self._app_clients = dict(app_clients or {})
+        missing = [h.spec for h in hooks if h.system and h.system not in self._app_clients]
+        if missing:
+            raise ValueError(f"no App client for {', '.join(missing)}")
         self._stream = EventStream(redis, prefix=prefix)
         self.ledger = Ledger(redis, prefix=prefix)
         self._hooks = list(hooks)
@@ -122,6 +133,9 @@ class Reconciler:
             await self.ledger.count("runs")
             await self.ledger.save_report(report.summary())
         return report
+
+    def _client_for(self, hook: HookRef) -> GitHubClient:
+        return self._client if hook.system is None else self._app_clients[hook.system]
 
     async def _hook(
         self, hook: HookRef, started: float, since: float | None, dry_run: bool
@@ -141,7 +155,7 @@ class Reconciler:
         failed = failed_events(attempts, now=started)
         result.failed = len(failed)
         guids = [m.guid for m in failed]
-        stored = await self._stream.stored(guids)
+        stored = await self._stream.stored(guids, hook=hook.intake_hook)
         claimed = await self.ledger.claimed(guids)
         result.already_stored = len(stored)
         result.in_flight = len(claimed - stored)
@@ -170,7 +184,7 @@ class Reconciler:
 
     async def _attempts(self, hook: HookRef, oldest: float) -> list[Attempt]:
         attempts: list[Attempt] = []
-        pages = self._client.iterate(
+        pages = self._client_for(hook).iterate(
             hook.deliveries_url, params={"per_page": _PER_PAGE}, as_app=hook.as_app
         )
         async with contextlib.aclosing(pages):
@@ -189,7 +203,9 @@ class Reconciler:
             result.in_flight += 1
             return True
         try:
-            await self._client.post(hook.attempts_url(missing.redeliver_id), as_app=hook.as_app)
+            await self._client_for(hook).post(
+                hook.attempts_url(missing.redeliver_id), as_app=hook.as_app
+            )
         except GitHubRejected as error:
             await self.ledger.release(missing.guid)
             if error.github_status == 404:  # gone from GitHub's list since we read it

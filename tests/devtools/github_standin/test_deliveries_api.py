@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-import httpx
+import time
 
-from service.github.api.hooks import parse_hook
-from tests.standin import TOKEN, FakeTime, running_standin, token_credentials
+import httpx
+import jwt
+
+from service.github.api.hooks import HookRef, parse_hook
+from tests.standin import APP_ID, TOKEN, FakeTime, app_key, running_standin, token_credentials
 
 HOOK = parse_hook("orgs/acme/hooks/7")
 DOWN = "http://127.0.0.1:9/webhooks/github"
@@ -120,6 +123,49 @@ async def test_controls_send_deliveries_and_set_limits() -> None:
         assert "secondary rate limit" in refused.json()["message"]
         clock.advance(61)
         assert (await api.get(url, headers=AUTH)).status_code == 200
+
+
+def _bearer(app_id: str, private_pem: str) -> dict[str, str]:
+    now = int(time.time()) - 60
+    token = jwt.encode({"iat": now, "exp": now + 540, "iss": app_id}, private_pem, "RS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_each_apps_jwt_reaches_its_own_hook_with_its_own_limits() -> None:
+    gated = {"101": app_key("legacy"), "202": app_key("new")}
+    apps = {app_id: key.public_pem for app_id, key in gated.items()}
+    async with running_standin(apps=apps) as (standin, api):
+        standin.deliveries.redelivery_limit = 1
+        for app_id, system in (("101", "typescript"), ("202", "python")):
+            hook = HookRef.gated_app(system)
+            standin.deliveries.add_hook(
+                hook, url=DOWN, secret=token_credentials().token, app_id=int(app_id)
+            )
+        legacy, new = (
+            _bearer("101", gated["101"].private_pem),
+            _bearer("202", gated["202"].private_pem),
+        )
+        sent = [
+            await standin.deliveries.send("app:typescript", event="issues", payload={}),
+            await standin.deliveries.send("app:python", event="ping", payload={}),
+        ]
+        listed = {
+            app: [d["guid"] for d in (await api.get("/app/hook/deliveries", headers=auth)).json()]
+            for app, auth in (("101", legacy), ("202", new))
+        }
+        assert listed == {"101": [sent[0].guid], "202": [sent[1].guid]}
+        answer = await api.get("/app/hook/deliveries", headers=new)
+        assert answer.headers["X-RateLimit-Used"] == "2"  # python's App: its own count
+        other_apps = await api.post(f"/app/hook/deliveries/{sent[1].id}/attempts", headers=legacy)
+        assert other_apps.status_code == 404  # not a delivery of that App's hook
+        for auth, attempt in ((legacy, sent[0]), (new, sent[1])):
+            url = f"/app/hook/deliveries/{attempt.id}/attempts"
+            assert (await api.post(url, headers=auth)).status_code == 202
+        assert (
+            await api.post(f"/app/hook/deliveries/{sent[0].id}/attempts", headers=legacy)
+        ).status_code == 422
+        no_hook = _bearer(APP_ID, app_key().private_pem)  # Switchyard's App has no hook here
+        assert (await api.get("/app/hook/deliveries", headers=no_hook)).status_code == 404
 
 
 def test_link_headers_parse_the_way_httpx_reads_them() -> None:

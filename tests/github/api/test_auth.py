@@ -5,6 +5,7 @@ import pytest
 from service.errors import GitHubError
 from service.github.api.hooks import parse_hook
 from tests.standin import (
+    APP_ID,
     FakeTime,
     app_credentials,
     github_client,
@@ -18,7 +19,7 @@ APP = parse_hook("app")
 async def test_app_jwt_reaches_the_apps_own_endpoints() -> None:
     async with running_standin() as (standin, api):
         standin.deliveries.add_hook(
-            APP, url="http://127.0.0.1:9/", secret=token_credentials().token
+            APP, url="http://127.0.0.1:9/", secret=token_credentials().token, app_id=int(APP_ID)
         )
         client = github_client(api, app_credentials())
         assert await client.get(APP.deliveries_url, as_app=True) == []
