@@ -23,6 +23,7 @@ from service.github.reconciler.configured import configured_reconciler, gated_ap
 from service.pipeline.stream import EventStream
 from service.settings import Settings
 from service.system_kinds import AgentKind, SystemSettings
+from tests.auth import viewer_bearer
 from tests.conftest import serve_app
 from tests.standin import API_URL, app_key, running_standin
 
@@ -95,7 +96,9 @@ async def test_each_gated_apps_missed_deliveries_are_redelivered_once_with_its_o
             reconciler = configured_reconciler(own, http=api, redis=redis_client)
             first = await reconciler.run()
             second = await reconciler.run()
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers=viewer_bearer(own)
+            ) as web:
                 metrics = (await web.get("/metrics")).text
                 panels = (await web.get("/migration/dashboard/panels")).text
 
