@@ -201,7 +201,10 @@ async def _demo(args: argparse.Namespace) -> int:
             json.dump(report.as_dict(), sys.stdout, indent=2, default=str)
             sys.stdout.write("\n")
         ui_user = os.environ.get("UNLEASH_UI_USER", "admin")
-        say(f"\ndemo: done. Dashboard: {settings.service_url}/migration/dashboard")
+        say(
+            f"\ndemo: done. Dashboard: {settings.service_url}/migration/dashboard (log in with "
+            "SWITCHYARD_VIEWER_TOKEN or SWITCHYARD_ADMIN_TOKEN of .stack/env)"
+        )
         say(
             f"demo: Unleash UI: {settings.unleash_url} (user {ui_user}, password in "
             "UNLEASH_UI_PASSWORD of .stack/env)"

@@ -19,9 +19,11 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from flags.model import System
+from flags.secret import Secret
 from flags.transitions import Actor, ActorKind
 from service.devtools.child_processes import free_port
 from service.migration.control import MigrationControl
+from service.notify.outbox import Outbox
 from service.plan.actions import PlanActions
 from service.plan.controller import PlanController
 from service.plan.decision import Action, Status
@@ -52,7 +54,13 @@ async def staffed(settings: Settings, prefix: str, tmp_path: Path) -> AsyncItera
         for name, role in PEOPLE.items()
     ]
     users.write_text(json.dumps({"users": entries}))
-    own = dataclasses.replace(settings, redis_prefix=prefix, users_file=users)
+    own = dataclasses.replace(
+        settings,
+        redis_prefix=prefix,
+        users_file=users,
+        notify_webhook_url="http://127.0.0.1:9/notifications",  # the watchdog would deliver
+        notify_webhook_secret=Secret("notify-secret"),
+    )
     async with serve_app(own, free_port()) as running:
         yield running
 
@@ -186,3 +194,9 @@ async def test_four_eyes_on_the_dashboard_then_the_step_advances(
     assert record.started_by == "bob" and record.state.approvals == {0: "carol"}
     changes = [(e.change, e.actor) for e in await control.audit.recent(20)]
     assert ("plan_started", "bob") in changes and ("plan_approved", "carol") in changes
+    published = [
+        (row["event"]["kind"], row["event"]["actor"], row["receiver"])
+        for row in await Outbox(redis_client, prefix=prefix).recent()
+    ]  # the people's own actions, named by their tokens, for the watchdog to deliver
+    assert ("plan_started", "bob", "webhook") in published
+    assert ("plan_approved", "carol", "webhook") in published
