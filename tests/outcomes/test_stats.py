@@ -167,6 +167,11 @@ def test_spending_threshold_with_power_zero_is_a_fixed_threshold() -> None:
     assert stats.spending_threshold(10**9, base=7.25, after=500, power=0.0) == 7.25
 
 
+def test_spending_threshold_accepts_the_edges_of_its_ranges() -> None:
+    assert stats.spending_threshold(2, base=1.0, after=1, power=1.0) == 1.0 + math.log(2)
+    assert stats.spending_threshold(2, base=1.0, after=1, power=0.0) == 1.0
+
+
 @pytest.mark.parametrize(("after", "power"), [(0, 2.0), (500, -0.1)])
 def test_spending_threshold_rejects_nonsense(after: int, power: float) -> None:
     with pytest.raises(ValueError, match="after >= 1 and power >= 0"):
