@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
+from flags.secret import Secret
 from service.cli import main
 from service.cli.deliveries_commands import report_text
+from service.devtools.github_standin import Standin
+from service.github.api.hooks import HookRef
 from service.github.reconciler import HookReport, RunReport
+from tests.processes import run_cli, switchyard_env
+from tests.standin import app_key, serve_standin_http
 
 BASE = {
     "UNLEASH_URL": "http://127.0.0.1:4242",
@@ -44,3 +51,34 @@ def test_the_report_says_per_hook_what_was_found_and_why_it_stopped() -> None:
     assert "stopped early: GitHub refused" in text
     dry = report_text(RunReport(started=time.time(), dry_run=True, hooks=[hook]))
     assert "would redeliver 2" in dry
+
+
+@pytest.mark.integration
+async def test_reconcile_lists_a_gated_apps_own_hook_with_its_key_from_the_environment(
+    stack_env: dict[str, str], prefix: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "python-app.pem"
+    key_file.write_text(app_key("python").private_pem)
+    async with httpx.AsyncClient(timeout=10) as outbound:
+        standin = Standin.build(http=outbound, apps={"202": app_key("python").public_pem})
+        standin.deliveries.add_hook(
+            HookRef.gated_app("python"), url="http://127.0.0.1:9/", secret=Secret("s"), app_id=202
+        )
+        missed = await standin.deliveries.send("app:python", event="ping", payload={"zen": "."})
+        async with serve_standin_http(standin) as api_url:
+            env = switchyard_env(
+                stack_env,
+                prefix=prefix,
+                cache_dir=tmp_path,
+                SWITCHYARD_GITHUB_API_URL=api_url,
+                SWITCHYARD_GITHUB_HOOKS="",
+                SWITCHYARD_PYTHON_KIND="github-app",
+                SWITCHYARD_PYTHON_WEBHOOK_URL="http://127.0.0.1:9/app",
+                SWITCHYARD_PYTHON_APP_ID="202",
+                SWITCHYARD_PYTHON_APP_PRIVATE_KEY_FILE=str(key_file),
+            )
+            result = await run_cli("deliveries", "reconcile", "--dry-run", "--json", env=env)
+    assert result.code == 0, result.stderr
+    (hook,) = result.json()["hooks"]
+    assert (hook["hook"], hook["gap"], hook["redelivered"]) == ("app:python", [missed.guid], [])
+    assert "BEGIN" not in result.stdout + result.stderr
