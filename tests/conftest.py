@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.types import Message, Scope
@@ -45,6 +47,16 @@ if TYPE_CHECKING:
     from tests.browser import Tab
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Hypothesis: the `ci` profile (the default; HYPOTHESIS_PROFILE picks another) keeps Hypothesis's
+# 100 examples for properties that do not set their own count (those that call the app set
+# 25-60), and drops the two checks that time the machine rather than the code: the 200 ms
+# per-example deadline and the "too slow" health check both fail on a loaded 2-core machine.
+hypothesis_settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,10 @@ __all__ = [
 
 SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
 _STOP_SECONDS = 15
+# How long a process may take to start answering. A healthy start returns within a second or two
+# (the waits poll every 50 ms); on a 2-core machine loaded by other work, importing the service
+# has taken over 30 s, so the bound is generous: it only decides when a start counts as failed.
+_START_SECONDS = 120
 
 
 def switchyard_env(
@@ -118,11 +122,11 @@ async def run_cli(*args: str, env: Mapping[str, str], within: float = 60) -> Cli
 
 async def run(*args: str, env: Mapping[str, str]) -> tuple[int, str]:
     """``switchyard ARGS`` to completion: exit code and output (stdout, then stderr)."""
-    result = await run_cli(*args, env=env, within=30)
+    result = await run_cli(*args, env=env, within=_START_SECONDS)
     return result.code, result.stdout + result.stderr
 
 
-async def started(*logs: Path, within: float = 15) -> None:
+async def started(*logs: Path, within: float = _START_SECONDS) -> None:
     """Wait for each worker's "consuming" log line."""
 
     async def check() -> bool:
@@ -152,7 +156,7 @@ async def service_process(env: Mapping[str, str], log: Path) -> AsyncIterator[st
                 raise AssertionError(f"switchyard serve exited; see {log}")
             return await _answers(f"{url}/healthz")
 
-        await eventually(up, what=f"the service on port {port}", within=30)
+        await eventually(up, what=f"the service on port {port}", within=_START_SECONDS)
         yield url
 
 
@@ -175,7 +179,7 @@ async def agent_processes(
             await eventually(
                 lambda system=system: _answers(f"{urls[system]}/health"),  # type: ignore[misc]
                 what=f"the {system} simulator",
-                within=30,
+                within=_START_SECONDS,
             )
         async with httpx.AsyncClient(timeout=10) as http:
             yield Sims(urls, http)
