@@ -12,17 +12,22 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
-from flags.model import KILL_SWITCH_FLAG, Mode, System
+from flags.model import KILL_SWITCH_FLAG, System
 from service.migration.audit import AuditTrail
 from service.migration.brake import OVERRIDE_TEXT
 from service.pipeline.jobs import job_id_for
-from service.routing.ownership import OwnershipStore
 from service.settings import Settings
 from tests.conftest import RunningService
 from tests.pipeline.test_worker import Sims, eventually
 from tests.processes import run_cli, unleash_outage
-from tests.reliability.ledger import GitHub, assert_clean, read_ledger, report, settle
-from tests.reliability.scenario import set_flags, workers
+from tests.reliability.ledger import GitHub, assert_clean, report, settle
+from tests.reliability.scenario import (
+    assert_typescript_took_over,
+    hold_python_in_flight,
+    until_handed_to_typescript,
+    until_python_has,
+    workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +45,7 @@ async def test_kill_switch_pulled_while_unleash_is_down_holds_at_once_and_reache
     prefix: str,
     tmp_path: Path,
 ) -> None:
-    await set_flags(flags_reset, mode=Mode.PYTHON_ONLY)
-    await agents.control(System.PYTHON, latency_ms=600_000)  # python's work stays in flight
+    await hold_python_in_flight(flags_reset, agents)
     first = [github.issue_event(number) for number in range(1, 21)]
     during = [github.issue_event(number, "edited") for number in range(1, 6)]
     during += [github.issue_event(number) for number in range(21, 26)]
@@ -50,11 +54,7 @@ async def test_kill_switch_pulled_while_unleash_is_down_holds_at_once_and_reache
 
     async with workers("B1", "B2", env=worker_env, logs=tmp_path):
         await github.deliver_all(first)
-
-        async def python_has_them_all() -> bool:
-            return len((await read_ledger(github, agents)).acted_by(System.PYTHON)) == len(first)
-
-        await eventually(python_has_them_all, what="python to have every first event")
+        await until_python_has(github, agents, first)
         async with unleash_outage(settings):
             sending = asyncio.create_task(github.deliver_all(during, concurrency=1))
             pulled = await run_cli(
@@ -64,12 +64,7 @@ async def test_kill_switch_pulled_while_unleash_is_down_holds_at_once_and_reache
             assert OVERRIDE_TEXT in pulled.stdout
             await sending
             await github.deliver_all(after, concurrency=4)
-
-            async def handed_over() -> bool:
-                ledger = await read_ledger(github, agents)
-                return not ledger.acted_by(System.PYTHON) and all(ledger.acting.values())
-
-            await eventually(handed_over, what="python's work handed to typescript", within=30)
+            await until_handed_to_typescript(github, agents)
             metrics = (await github.http.get(f"{service.url}/metrics")).text
             assert "switchyard_kill_switch_override 1.0" in metrics
 
@@ -79,14 +74,10 @@ async def test_kill_switch_pulled_while_unleash_is_down_holds_at_once_and_reache
         await eventually(unleash_holds_it, what="the kill switch in Unleash", within=30)
         ledger = await settle(github, agents, redis_client, prefix)
 
-    python_jobs = ledger.jobs[System.PYTHON]
-    report(CASE, github, ledger, python_jobs=len(python_jobs))
+    report(CASE, github, ledger, python_jobs=len(ledger.jobs[System.PYTHON]))
     assert_clean(CASE, github, ledger)
+    python_jobs = await assert_typescript_took_over(github, ledger, redis_client, prefix, issues=40)
     new = {job_id_for(delivery.delivery_id, System.PYTHON, dry_run=False) for delivery in after}
     assert not new & set(python_jobs)  # nothing sent after the CLI returned reached python
-    assert {job["status"] for job in python_jobs.values()} == {"cancelled"}
-    assert ledger.acted_by(System.TYPESCRIPT) == github.accepted
-    owners = await OwnershipStore(redis_client, prefix=prefix).counts()
-    assert owners == {System.TYPESCRIPT: 40, System.PYTHON: 0}
     changes = [entry.change for entry in await AuditTrail(redis_client, prefix=prefix).recent()]
     assert changes[:2] == ["override_synced", "rollback_override"]

@@ -10,12 +10,17 @@ import pytest
 from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
-from flags.model import Mode, System
-from service.routing.ownership import OwnershipStore
-from tests.pipeline.test_worker import Sims, eventually
+from flags.model import System
+from tests.pipeline.test_worker import Sims
 from tests.processes import run
-from tests.reliability.ledger import GitHub, assert_clean, read_ledger, report, settle
-from tests.reliability.scenario import set_flags, workers
+from tests.reliability.ledger import GitHub, assert_clean, report, settle
+from tests.reliability.scenario import (
+    assert_typescript_took_over,
+    hold_python_in_flight,
+    until_handed_to_typescript,
+    until_python_has,
+    workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +36,7 @@ async def test_kill_switch_cancels_python_work_in_flight_and_typescript_takes_ov
     prefix: str,
     tmp_path: Path,
 ) -> None:
-    await set_flags(flags_reset, mode=Mode.PYTHON_ONLY)
-    await agents.control(System.PYTHON, latency_ms=600_000)  # python's work stays in flight
+    await hold_python_in_flight(flags_reset, agents)
     first = [github.issue_event(number) for number in range(1, 31)]
     # python's issues get more events, and new issues arrive: while the switch flips, and after
     during = [github.issue_event(number, "edited") for number in range(1, 6)]
@@ -42,11 +46,7 @@ async def test_kill_switch_cancels_python_work_in_flight_and_typescript_takes_ov
 
     async with workers("K1", "K2", env=worker_env, logs=tmp_path):
         await github.deliver_all(first)
-
-        async def python_has_them_all() -> bool:
-            return len((await read_ledger(github, agents)).acted_by(System.PYTHON)) == len(first)
-
-        await eventually(python_has_them_all, what="python to have every first event")
+        await until_python_has(github, agents, first)
         sending = asyncio.create_task(github.deliver_all(during, concurrency=1))
         code, output = await run(
             "rollback", "--reason", "reliability: kill switch under load", env=worker_env
@@ -54,18 +54,9 @@ async def test_kill_switch_cancels_python_work_in_flight_and_typescript_takes_ov
         assert code == 0, output
         await sending
         await github.deliver_all(after, concurrency=1)
-
-        async def handed_over() -> bool:
-            ledger = await read_ledger(github, agents)
-            return not ledger.acted_by(System.PYTHON) and all(ledger.acting.values())
-
-        await eventually(handed_over, what="python's work to be handed to typescript", within=30)
+        await until_handed_to_typescript(github, agents)
         ledger = await settle(github, agents, redis_client, prefix)
 
-    python_jobs = ledger.jobs[System.PYTHON].values()
-    report(CASE, github, ledger, python_jobs_cancelled=len(python_jobs))
+    report(CASE, github, ledger, python_jobs_cancelled=len(ledger.jobs[System.PYTHON]))
     assert_clean(CASE, github, ledger)
-    assert {job["status"] for job in python_jobs} == {"cancelled"}
-    assert ledger.acted_by(System.TYPESCRIPT) == github.accepted
-    owners = await OwnershipStore(redis_client, prefix=prefix).counts()
-    assert owners == {System.TYPESCRIPT: 40, System.PYTHON: 0}
+    await assert_typescript_took_over(github, ledger, redis_client, prefix, issues=40)

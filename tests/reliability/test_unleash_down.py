@@ -17,10 +17,10 @@ from flags.model import Mode, System
 from service.routing.router import RoutingCounters
 from service.settings import Settings
 from tests.conftest import RunningService
-from tests.pipeline.test_worker import Sims, eventually
+from tests.pipeline.test_worker import Sims
 from tests.processes import unleash_outage
-from tests.reliability.ledger import GitHub, assert_clean, read_ledger, report, settle
-from tests.reliability.scenario import set_flags, workers
+from tests.reliability.ledger import GitHub, assert_clean, report, settle
+from tests.reliability.scenario import deliver_and_wait, set_flags, workers
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +42,10 @@ async def test_unleash_down_for_30_s_under_traffic_routing_goes_on_from_cached_f
 ) -> None:
     await set_flags(flags_reset, mode=Mode.GRADUAL, rollout=50)
     await service.runtime.provider.refresh()
-    numbers = iter(range(1, 10_000))
+    numbers = iter(range(21, 10_000))
     readiness = []
     async with workers("U1", "U2", env=worker_env, logs=tmp_path):
-        await github.deliver_all(github.issue_event(next(numbers)) for _ in range(20))
-        await eventually(
-            lambda: _all_acted(github, agents), what="the deliveries before the outage"
-        )
+        await deliver_and_wait(github, agents, [github.issue_event(n) for n in range(1, 21)])
         async with unleash_outage(settings), httpx.AsyncClient(timeout=5) as http:
             end = time.monotonic() + OUTAGE_SECONDS
             while time.monotonic() < end:
@@ -73,7 +70,3 @@ async def test_unleash_down_for_30_s_under_traffic_routing_goes_on_from_cached_f
         enabled = flags.snapshot(repository=issue.repository, issue_number=issue.number)
         assert systems == [System.PYTHON if enabled.python_rollout else System.TYPESCRIPT]
     assert ledger.acted_by(System.PYTHON) and ledger.acted_by(System.TYPESCRIPT)
-
-
-async def _all_acted(github: GitHub, agents: Sims) -> bool:
-    return all((await read_ledger(github, agents)).acting.values())
