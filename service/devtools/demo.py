@@ -80,18 +80,19 @@ class Demo:
 
     async def _start(self) -> None:
         plan = self._plan
+        self._say(
+            f"\n== a rollout plan: steps {', '.join(f'{p}%' for p in plan.steps)}; each step "
+            f"needs {plan.dwell_seconds:g} s, {plan.min_completions} acting python completions, "
+            f"{plan.min_outcomes} PR/CI outcomes, and python no worse than typescript by "
+            f"{plan.margin:g} (compressed for the demo: flags/plan.json asks a day, 200 "
+            "completions and 0.05)"
+        )
         actions = PlanActions(store=self._store, control=self._control)
         record = await actions.start(
             plan.rollout_plan(), actor=DEMO_ACTOR, reason="demo: python takes over, on evidence"
         )
         self.report.plan_id = record.id
-        self._say(
-            f"\n== plan {record.id} started: steps {', '.join(f'{p}%' for p in plan.steps)}; "
-            f"each step needs {plan.dwell_seconds:g} s, {plan.min_completions} acting python "
-            f"completions, {plan.min_outcomes} PR/CI outcomes, and python no worse than "
-            f"typescript by {plan.margin:g} (compressed for the demo: flags/plan.json asks a "
-            "day, 200 completions and 0.05)"
-        )
+        self._say(f"   plan {record.id} started by {record.started_by}; the watchdog runs it")
 
     async def _ticked(self, after: float) -> PlanRecord:
         """The plan as the watchdog's first tick after ``after`` left it."""
