@@ -70,7 +70,8 @@ def _state_line(status: dict[str, Any]) -> str:
 
 
 def _health_lines(status: dict[str, Any], now: float) -> list[str]:
-    lines = ["Health:"]
+    probed = " (probed now by this command, not recorded)" if status.get("health_probed") else ""
+    lines = [f"Health{probed}:"]
     for name in _COMPONENTS:
         entry = status["health"].get(name)
         if entry is None:

@@ -10,7 +10,8 @@ Where it runs: the service's lifespan and the watchdog process both run :meth:`r
 stays fresh whichever of them is up. However many monitors run, one probes: a round is taken only
 by the holder of a Redis lease (``Keys.health_lease``, renewed each round, lapsing after 2.5
 intervals without one), so each interval records one result and a failed probe is counted once.
-:meth:`check` is one round without the lease (``switchyard status`` and tests use it).
+:meth:`check` is one round without the lease (tests use it); :meth:`probe` records nothing
+(``switchyard status`` shows it when no round was recorded yet, or with ``--probe``).
 """
 
 from __future__ import annotations
