@@ -2,10 +2,11 @@
 
 Why not the contrib ``openfeature-provider-unleash``: it cannot set the Unleash environment or
 the refresh interval, it cannot refetch on demand, and it never reports STALE. This provider
-fetches ``/api/client/features`` itself (httpx, with ETags), hands the payload to UnleashClient
-through a :class:`~flags.flag_cache.FlagCache` and evaluates with UnleashClient, so the
-bucketing is exactly Unleash's. It polls every ``refresh_seconds`` and refetches at once when
-:meth:`refresh` is called (Switchyard's broadcast and Unleash's webhook addon both do).
+fetches ``/api/client/features`` itself (:mod:`flags.fetcher`: httpx, with ETags), hands the
+payload to UnleashClient through a :class:`~flags.flag_cache.FlagCache` and evaluates with
+UnleashClient, so the bucketing is exactly Unleash's. It polls every ``refresh_seconds`` and
+refetches at once when :meth:`refresh` is called (Switchyard's broadcast and Unleash's webhook
+addon both do).
 
 Status follows the evidence: READY while fetches succeed, STALE when the last fetch failed or
 is older than ``stale_after`` but flags are known (evaluation continues from them), ERROR when
@@ -16,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +33,17 @@ from UnleashClient.clients.unleash_client import UnleashClient
 from UnleashClient.constants import ETAG
 from UnleashClient.utils import InstanceAllowType
 
+from flags.fetcher import FeatureFetcher
 from flags.flag_cache import FlagCache
 from flags.secret import Secret
-from flags.validation import FlagProblem, flag_problems
+from flags.validation import FlagProblem
 
-__all__ = ["FetchStats", "UnleashFlagProvider"]
+__all__ = ["UnleashFlagProvider"]
 
 _log = logging.getLogger("switchyard.flags")
 # UnleashClient warns "no cached features" whenever it is built before a fetch; here that is
 # always so (this provider fetches), and the provider reports its own status instead.
 logging.getLogger("UnleashClient").setLevel(logging.ERROR)
-
-
-@dataclass
-class FetchStats:
-    """What the provider knows about its own freshness; shown on health and status pages."""
-
-    status: str = "not_ready"
-    fetches_ok: int = 0
-    fetches_failed: int = 0
-    last_success: float | None = None  # wall-clock seconds
-    last_error: str | None = None
-    loaded_from_disk: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "fetches_ok": self.fetches_ok,
-            "fetches_failed": self.fetches_failed,
-            "last_success": self.last_success,
-            "last_error": self.last_error,
-            "loaded_from_disk": self.loaded_from_disk,
-        }
 
 
 class UnleashFlagProvider(AbstractProvider):
@@ -86,20 +64,25 @@ class UnleashFlagProvider(AbstractProvider):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        self._url = url.rstrip("/")
-        self._token = client_token
         self._app_name = app_name
         self._environment = environment
         self.refresh_seconds = refresh_seconds
-        self._stale_after = stale_after if stale_after is not None else 3 * refresh_seconds
-        self._timeout = request_timeout
-        self._clock = clock
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient()
         self._cache = FlagCache(cache_dir)
-        self.stats = FetchStats(loaded_from_disk=self._cache.features is not None)
+        self._fetcher = FeatureFetcher(
+            url=url.rstrip("/"),
+            client_token=client_token,
+            app_name=app_name,
+            cache=self._cache,
+            http=self._http,
+            request_timeout=request_timeout,
+            stale_after=stale_after if stale_after is not None else 3 * refresh_seconds,
+            clock=clock,
+        )
+        self.stats = self._fetcher.stats
         self._client = UnleashClient(
-            url=self._url + "/api",
+            url=url.rstrip("/") + "/api",
             app_name=app_name,
             environment=environment,
             refresh_interval=3600,
@@ -109,8 +92,6 @@ class UnleashFlagProvider(AbstractProvider):
             multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW,
         )
         self._client.initialize_client(fetch_toggles=False)
-        self._names = _flag_names(self._cache.features)
-        self._problems = _problems(self._cache.features)
         self._lock = asyncio.Lock()
         self._requested = 0
         self._completed = 0
@@ -141,7 +122,7 @@ class UnleashFlagProvider(AbstractProvider):
 
     def problems(self) -> list[FlagProblem]:
         """What Switchyard cannot interpret in the flags held (:mod:`flags.validation`)."""
-        return list(self._problems)
+        return list(self._fetcher.problems)
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every fetch that brought new flags."""
@@ -175,38 +156,15 @@ class UnleashFlagProvider(AbstractProvider):
             return ok
 
     async def _fetch(self, *, conditional: bool) -> bool:
-        headers = {
-            "Authorization": self._token.reveal(),
-            "UNLEASH-APPNAME": self._app_name,
-            "Content-Type": "application/json",
-        }
-        etag = self._cache.get(ETAG, "") if conditional and self._cache.features else ""
-        if etag:
-            headers["If-None-Match"] = etag
-        try:
-            response = await self._http.get(
-                f"{self._url}/api/client/features", headers=headers, timeout=self._timeout
-            )
-        except httpx.HTTPError as error:
-            return self._failed(f"{type(error).__name__} fetching flags")
-        if response.status_code == 304:
-            return self._succeeded(changed=False)
-        if response.status_code != 200:
-            return self._failed(f"HTTP {response.status_code} fetching flags")
-        names = _features(response.text)
-        if names is None:  # e.g. a wrong URL whose server answers its web UI's HTML with 200
-            return self._failed("the answer is not Unleash's feature list")
-        self._cache.store(response.text, response.headers.get("etag", ""))
-        self._names = names
-        self._problems = _problems(response.text)
-        # Hand the new payload to UnleashClient's engine now rather than at its next reload.
-        self._client._store.load_from_cache()
-        return self._succeeded(changed=True)
+        fetched = await self._fetcher.fetch(conditional=conditional)
+        if fetched is None:
+            self._update_status()
+            return False
+        if fetched:  # hand the new payload to UnleashClient's engine now, not at its reload
+            self._client._store.load_from_cache()
+        return self._succeeded(changed=fetched)
 
     def _succeeded(self, *, changed: bool) -> bool:
-        self.stats.fetches_ok += 1
-        self.stats.last_success = self._clock()
-        self.stats.last_error = None
         was = self.stats.status
         self.stats.status = "ready"
         if was != "ready":
@@ -217,24 +175,8 @@ class UnleashFlagProvider(AbstractProvider):
                 listener()
         return True
 
-    def _failed(self, reason: str) -> bool:
-        self.stats.fetches_failed += 1
-        self.stats.last_error = reason
-        _log.warning(
-            "flags: %s; serving %s",
-            reason,
-            "last known flags" if self._cache.features else "defaults",
-        )
-        self._update_status()
-        return False
-
     def _update_status(self) -> None:
-        if self._cache.features is None:
-            new = "error"
-        elif self.stats.last_error is not None or self._age() > self._stale_after:
-            new = "stale"
-        else:
-            new = "ready"
+        new = self._fetcher.freshness()
         if new == self.stats.status:
             return
         self.stats.status = new
@@ -244,11 +186,6 @@ class UnleashFlagProvider(AbstractProvider):
         elif new == "error":
             details.error_code = ErrorCode.PROVIDER_NOT_READY
             self.emit_provider_error(details)
-
-    def _age(self) -> float:
-        if self.stats.last_success is None:
-            return float("inf")
-        return self._clock() - self.stats.last_success
 
     def routed_flags(self) -> tuple[str | None, str]:
         """The features payload this provider evaluates with (None before any) and its ETag,
@@ -285,7 +222,7 @@ class UnleashFlagProvider(AbstractProvider):
     def _known(self, flag_key: str) -> None:
         if self._cache.features is None:
             raise ProviderNotReadyError("no flags known: Unleash unreachable and no cache")
-        if flag_key not in self._names:
+        if flag_key not in self._fetcher.names:
             raise FlagNotFoundError(f"flag {flag_key!r} is not defined in Unleash")
 
     def _reason(self, matched: bool) -> Reason:
@@ -339,28 +276,3 @@ class UnleashFlagProvider(AbstractProvider):
         evaluation_context: EvaluationContext | None = None,
     ) -> FlagResolutionDetails[Sequence[FlagValueType] | Mapping[str, FlagValueType]]:
         raise FlagNotFoundError("Switchyard's Unleash flags are boolean or string-variant")
-
-
-def _problems(payload: str | None) -> tuple[FlagProblem, ...]:
-    """What :mod:`flags.validation` finds in a features payload (none when it is no payload)."""
-    try:
-        data = json.loads(payload) if payload else None
-    except ValueError:
-        return ()
-    return tuple(flag_problems(data)) if isinstance(data, dict) else ()
-
-
-def _flag_names(payload: str | None) -> frozenset[str]:
-    return (_features(payload) if payload else None) or frozenset()
-
-
-def _features(payload: str) -> frozenset[str] | None:
-    """The flag names of a ``/api/client/features`` answer; None if it is not one."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return None
-    features = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
-        return None
-    return frozenset(str(feature.get("name")) for feature in features)

@@ -256,7 +256,7 @@ async def test_a_wrong_answer_keeps_the_known_flags_stale_and_is_counted(
     provider = _provider(settings)
     await provider.start()
     try:
-        provider._url = settings.unleash_url + path
+        provider._fetcher.url = settings.unleash_url + path
         assert await provider.refresh() is False
         assert provider.stats.last_error == error
         assert (provider.stats.fetches_ok, provider.stats.fetches_failed) == (1, 1)
