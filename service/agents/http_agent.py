@@ -17,18 +17,19 @@ from service.agents.protocol import AgentJob
 from service.agents.sansio import Answer, cancel_request, decipher_response, process_request
 from service.errors import AgentRetryable
 
-__all__ = ["HttpAgent"]
+__all__ = ["HttpAgent", "HttpSystem"]
 
 
-class HttpAgent:
-    """An agent system that speaks the contract as written. Subclasses adapt the requests
-    (:meth:`_process_request`, :meth:`_cancel_request`) when their API differs."""
+class HttpSystem:
+    """An agent system reached over HTTP: its name, its URL, the injected client, a timeout.
+    :class:`HttpAgent` speaks the job API there; a GitHub App's
+    :class:`~service.agents.github_app.gated.GatedApp` only checks that it answers."""
 
     def __init__(
-        self, *, system: System, base_url: str, http: httpx.AsyncClient, timeout: float = 10.0
+        self, *, system: System, url: str, http: httpx.AsyncClient, timeout: float
     ) -> None:
         self._system = system
-        self._base_url = base_url.rstrip("/")
+        self._url = url
         self._http = http
         self._timeout = timeout
 
@@ -36,8 +37,26 @@ class HttpAgent:
     def system(self) -> System:
         return self._system
 
+    async def _get_status(self, url: str) -> int | None:
+        """The status ``GET url`` answers within the timeout; None when nothing answers."""
+        try:
+            response = await self._http.get(url, timeout=self._timeout)
+        except httpx.HTTPError:
+            return None
+        return response.status_code
+
+
+class HttpAgent(HttpSystem):
+    """An agent system that speaks the contract as written. Subclasses adapt the requests
+    (:meth:`_process_request`, :meth:`_cancel_request`) when their API differs."""
+
+    def __init__(
+        self, *, system: System, base_url: str, http: httpx.AsyncClient, timeout: float = 10.0
+    ) -> None:
+        super().__init__(system=system, url=base_url.rstrip("/"), http=http, timeout=timeout)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._base_url!r})"
+        return f"{type(self).__name__}(base_url={self._url!r})"
 
     async def process(self, job: AgentJob) -> None:
         path, body = self._process_request(job)
@@ -54,11 +73,7 @@ class HttpAgent:
         )
 
     async def health(self) -> bool:
-        try:
-            response = await self._http.get(f"{self._base_url}/health", timeout=self._timeout)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == httpx.codes.OK
+        return await self._get_status(f"{self._url}/health") == httpx.codes.OK
 
     def _process_request(self, job: AgentJob) -> tuple[str, dict[str, Any] | None]:
         return process_request(job)
@@ -75,7 +90,7 @@ class HttpAgent:
     async def _post(
         self, path: str, body: dict[str, Any] | None, *, issue: Issue, delivery_id: str | None
     ) -> httpx.Response:
-        url = self._base_url + path
+        url = self._url + path
         try:
             return await self._http.post(url, json=body, timeout=self._timeout)
         except httpx.TimeoutException as error:

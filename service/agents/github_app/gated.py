@@ -12,25 +12,19 @@ from __future__ import annotations
 import httpx
 
 from flags.model import Issue, System
+from service.agents.http_agent import HttpSystem
 from service.agents.protocol import AgentJob
 
 __all__ = ["GatedApp"]
 
 
-class GatedApp:
+class GatedApp(HttpSystem):
     """The :class:`~service.agents.protocol.AgentSystem` of a ``github-app`` system."""
 
     def __init__(
         self, *, system: System, webhook_url: str, http: httpx.AsyncClient, timeout: float = 5.0
     ) -> None:
-        self._system = system
-        self._url = webhook_url
-        self._http = http
-        self._timeout = timeout
-
-    @property
-    def system(self) -> System:
-        return self._system
+        super().__init__(system=system, url=webhook_url, http=http, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"GatedApp(system={self._system!s}, webhook_url={self._url!r})"
@@ -42,8 +36,5 @@ class GatedApp:
         return False  # nothing was queued with the App; the gate withholds from now on
 
     async def health(self) -> bool:
-        try:
-            response = await self._http.get(self._url, timeout=self._timeout)
-        except httpx.HTTPError:
-            return False
-        return response.status_code < httpx.codes.INTERNAL_SERVER_ERROR
+        status = await self._get_status(self._url)
+        return status is not None and status < httpx.codes.INTERNAL_SERVER_ERROR
