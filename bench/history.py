@@ -52,6 +52,7 @@ from bench.common import (
     unique_prefix,
 )
 from bench.history_fill import Filler, load_state, save_state
+from bench.history_report import final_line, stage_line, summary
 from service.migration.control import MigrationControl
 from service.outcomes.metrics import read_metrics
 from service.runtime import unleash_admin
@@ -82,6 +83,21 @@ def _p(samples: list[float]) -> dict[str, float]:
     return {"p50": round(percentile(samples, 50), 2), "p95": round(percentile(samples, 95), 2)}
 
 
+async def _redis_work(redis: Redis) -> tuple[int, float]:
+    """Commands Redis has run (scripts' own calls included) and its CPU seconds, so far."""
+    stats, cpu = await redis.info("commandstats"), await redis.info("cpu")
+    calls = sum(int(value["calls"]) for value in stats.values())
+    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+def _per_request(before: tuple[int, float], after: tuple[int, float]) -> dict[str, float]:
+    """Redis's work per sampled request (the service's own background reads included: about)."""
+    return {
+        "redis_commands": round((after[0] - before[0]) / SAMPLES, 1),
+        "redis_cpu_ms": round((after[1] - before[1]) * 1000 / SAMPLES, 2),
+    }
+
+
 async def _get(http: httpx.AsyncClient, url: str) -> None:
     response = await http.get(url)
     if response.status_code != 200:
@@ -107,15 +123,22 @@ async def _stage(
         ):
             await _get(http, base + path)  # warm
             url = base + path
+            before = await _redis_work(redis)
             figures[name] = _p(await _timed(functools.partial(_get, http, url), SAMPLES))
+            after = await _redis_work(redis)
+            figures[name] |= _per_request(before, (after[0] - 2, after[1]))
     started = time.perf_counter()
     await watchdog.tick()
     figures["watchdog_catch_up_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    ticks = []
-    for _ in range(SAMPLES // 2):
+    ticks, work = [], (0, 0.0)
+    for _ in range(SAMPLES):
         await filler.recent(5)
+        before = await _redis_work(redis)
         ticks += await _timed(watchdog.tick, 1)
-    figures["watchdog_tick"] = _p(ticks)
+        after = await _redis_work(redis)
+        # less the 2 INFO calls that read the counters
+        work = (work[0] + after[0] - before[0] - 2, work[1] + after[1] - before[1])
+    figures["watchdog_tick"] = _p(ticks) | _per_request((0, 0.0), work)
     memory = int((await redis.info("memory"))["used_memory"])
     figures["redis_bytes_per_event"] = round((memory - baseline_memory) / filler.events, 1)
     figures["redis_used_mb"] = round(memory / 2**20, 1)
@@ -187,7 +210,7 @@ async def _measure_prefix(
                 figures["fill_s"] = round(fill_s, 1)
                 figures["loadavg"] = [round(x, 2) for x in os.getloadavg()]
                 stages[str(target)] = figures
-                print(_line(target, figures), flush=True)
+                print(stage_line(target, figures), flush=True)
     finally:
         await redis.aclose()
         if saved is None:
@@ -211,63 +234,14 @@ async def measure(
         results["stages"] = await _measure_prefix(
             env, unique_prefix("history"), stages, workers=workers
         )
-        return _summary(results, stages)
+        return summary(results, stages)
     for target in stages:
         prefix = f"{keep}-{target}"
         saved = log_dir().parent / f"history-{prefix}.json"
         results["stages"] |= await _measure_prefix(
             env, prefix, (target,), workers=workers, saved=saved
         )
-    return _summary(results, stages)
-
-
-def _line(target: int, f: Mapping[str, Any]) -> str:
-    scan = f["scan_status_ms"]
-    scan_dog = f["scan_watchdog_ms"]
-    return (
-        f"  {target:>9,} completions ({f['events']:,} events, filled in {f['fill_s']} s): "
-        f"status p95 {f['status']['p95']} ms (scan today: "
-        f"{'no answer in 5 s' if scan is None else f'{scan} ms'}), metrics p95 "
-        f"{f['metrics']['p95']} ms, panels p95 {f['panels']['p95']} ms, watchdog tick p95 "
-        f"{f['watchdog_tick']['p95']} ms (catch-up {f['watchdog_catch_up_ms']} ms; scan today: "
-        f"{'no answer in 5 s' if scan_dog is None else f'{scan_dog} ms'}), "
-        f"{f['redis_bytes_per_event']} B/event"
-    )
-
-
-def _summary(results: dict[str, Any], stages: tuple[int, ...]) -> dict[str, Any]:
-    first, last = results["stages"][str(stages[0])], results["stages"][str(stages[-1])]
-    p95 = {
-        name: last[key]["p95"]
-        for name, key in (
-            ("status", "status"),
-            ("metrics", "metrics"),
-            ("panels", "panels"),
-            ("watchdog_tick", "watchdog_tick"),
-        )
-    }
-    ratios = {
-        name: last[name]["p95"] / max(first[name]["p95"], 1e-9)
-        for name in ("status", "metrics", "panels", "watchdog_tick")
-    }
-    figures = {
-        "history_stages": results["stages"],
-        **{f"history_{name}_p95_ms": value for name, value in p95.items()},
-        "history_flat_ratio_max": round(max(ratios.values()), 2),
-        "history_redis_bytes_per_event": last["redis_bytes_per_event"],
-    }
-    return figures
-
-
-def final_line(figures: Mapping[str, Any]) -> str:
-    return (
-        f"history: status_p95_ms={figures['history_status_p95_ms']} "
-        f"metrics_p95_ms={figures['history_metrics_p95_ms']} "
-        f"panels_p95_ms={figures['history_panels_p95_ms']} "
-        f"watchdog_tick_p95_ms={figures['history_watchdog_tick_p95_ms']} "
-        f"flat_ratio_max={figures['history_flat_ratio_max']} "
-        f"redis_bytes_per_event={figures['history_redis_bytes_per_event']}"
-    )
+    return summary(results, stages)
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import decision_cost, e2e, history, intake, propagation, results
+from bench import decision_cost, e2e, history, history_report, intake, propagation, results
 from bench.common import machine, run, stack_env
 
 __all__ = ["BENCHMARKS", "main"]
@@ -52,7 +52,7 @@ def _propagation(env: dict[str, str], quick: bool) -> Awaitable[dict[str, Any]]:
 
 async def _history(env: dict[str, str], quick: bool) -> dict[str, Any]:
     figures = await history.measure(env, history.QUICK_STAGES if quick else history.STAGES)
-    print(history.final_line(figures), flush=True)
+    print(history_report.final_line(figures), flush=True)
     return figures
 
 
