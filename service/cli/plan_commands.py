@@ -27,6 +27,8 @@ from flags.transitions import Actor, ActorKind, TransitionRefused
 from service.cli.control_commands import cli_actor
 from service.cli.output import CommandError, emit, load_settings
 from service.migration.control import MigrationControl, NotProvisioned
+from service.notify.outbox import Outbox
+from service.notify.senders import Sender, WebhookSender
 from service.plan.actions import PlanActions
 from service.plan.errors import PlanConflict, PlanForbidden, PlanInvalid
 from service.plan.model import parse_plan
@@ -48,10 +50,22 @@ async def _actions(settings: Settings) -> AsyncIterator[tuple[PlanActions, PlanS
             control = MigrationControl(
                 admin=unleash_admin(settings, http), redis=redis, prefix=settings.redis_prefix
             )
-            store = PlanStore(redis, prefix=settings.redis_prefix)
+            store = PlanStore(
+                redis, prefix=settings.redis_prefix, outbox=_outbox(settings, redis, http)
+            )
             yield PlanActions(store=store, control=control), store
     finally:
         await redis.aclose()
+
+
+def _outbox(settings: Settings, redis: Redis, http: httpx.AsyncClient) -> Outbox:
+    """A person's action is published to the receivers known from the settings (the generic
+    webhook); the watchdog process delivers it. (Slack is the watchdog's ``--alert-url``.)"""
+    url, secret = settings.notify_webhook_url, settings.notify_webhook_secret
+    senders: list[Sender] = []
+    if url is not None and secret is not None:
+        senders.append(WebhookSender(http=http, url=url, secret=secret))
+    return Outbox(redis, prefix=settings.redis_prefix, senders=senders)
 
 
 def _raw_plan(args: argparse.Namespace) -> dict[str, Any]:

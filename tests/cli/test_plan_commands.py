@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from flags.admin_api import UnleashAdmin
 from service.migration.control import read_state
+from service.notify.outbox import Outbox
 from service.plan.store import PlanStore
 from service.plan.users import token_hash
 from tests.processes import run_cli, switchyard_env
@@ -112,3 +113,20 @@ async def test_with_a_users_file_people_act_as_themselves_within_their_role(
     assert own.code == 1 and "approver role" in own.stderr
     approved = await run_cli("plan", "approve", "--reason", "ok", "--json", env=person("bob"))
     assert approved.json()["state"]["approvals"] == {"0": "bob"}
+
+
+async def test_a_persons_plan_actions_are_published_to_the_webhook(
+    env: dict[str, str], flags_reset: UnleashAdmin, redis_client: Redis, prefix: str
+) -> None:
+    hook = {
+        "SWITCHYARD_NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/hook",  # the watchdog delivers
+        "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": "hook-secret",
+    }
+    started = await run_cli("plan", "start", "--reason", "go", env={**env, **hook})
+    assert started.code == 0, started.stderr
+    paused = await run_cli("plan", "pause", "--reason", "lunch", env={**env, **hook})
+    assert paused.code == 0, paused.stderr
+    rows = await Outbox(redis_client, prefix=prefix).recent()
+    published = sorted((row["event"]["kind"], row["event"]["actor"]) for row in rows)
+    assert published == [("plan_paused", "alice"), ("plan_started", "alice")]
+    assert {(row["receiver"], row["status"]) for row in rows} == {("webhook", "pending")}
