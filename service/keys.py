@@ -336,7 +336,8 @@ class Keys:
 
     @property
     def notify_due(self) -> str:
-        """Sorted set: ``{event id}|{receiver}`` scored by when its next attempt is due."""
+        """Sorted set: ``{event id}|{receiver}`` scored by when its next attempt is due
+        (receiver ``*``: published, not yet expanded by the deliverer)."""
         return self._key("notify", "due")
 
     @property

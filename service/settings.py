@@ -173,6 +173,7 @@ class Settings:
     max_large_bodies: int = 4
     notify_webhook_url: str | None = None
     notify_webhook_secret: Secret | None = None
+    slack_webhook_url: str | None = None
     users_file: Path | None = None
     token: Secret | None = None
 
@@ -230,6 +231,9 @@ class Settings:
             max_large_bodies=_count(env, "SWITCHYARD_MAX_LARGE_BODIES", 4),
             notify_webhook_url=_notify_url(env),
             notify_webhook_secret=_secret(env, "SWITCHYARD_NOTIFY_WEBHOOK_SECRET"),
+            slack_webhook_url=_url(env, "SWITCHYARD_SLACK_WEBHOOK_URL")
+            if env.get("SWITCHYARD_SLACK_WEBHOOK_URL", "").strip()
+            else None,
             users_file=Path(env["SWITCHYARD_USERS_FILE"])
             if env.get("SWITCHYARD_USERS_FILE", "").strip()
             else None,

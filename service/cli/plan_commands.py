@@ -6,7 +6,9 @@ its fields; a malformed plan is refused naming the field (exit 2) and nothing ch
 drives a started plan; these commands only change its stored state and the flags through
 :class:`~service.migration.control.MigrationControl`. With ``SWITCHYARD_USERS_FILE`` set, the
 command runs as the person whose ``SWITCHYARD_TOKEN`` it carries, with that person's role
-(:mod:`service.plan.users`); without it, as ``SWITCHYARD_ACTOR`` and unchecked.
+(:mod:`service.plan.users`); without it, as ``SWITCHYARD_ACTOR`` and unchecked. Each transition
+is published to the notification outbox under that name; the watchdog delivers it to every
+receiver.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from service.cli.control_commands import cli_actor
 from service.cli.output import CommandError, emit, load_settings
 from service.migration.control import MigrationControl, NotProvisioned
 from service.notify.outbox import Outbox
-from service.notify.senders import Sender, WebhookSender
 from service.plan.actions import PlanActions
 from service.plan.errors import PlanConflict, PlanForbidden, PlanInvalid
 from service.plan.model import parse_plan
@@ -50,22 +51,11 @@ async def _actions(settings: Settings) -> AsyncIterator[tuple[PlanActions, PlanS
             control = MigrationControl(
                 admin=unleash_admin(settings, http), redis=redis, prefix=settings.redis_prefix
             )
-            store = PlanStore(
-                redis, prefix=settings.redis_prefix, outbox=_outbox(settings, redis, http)
-            )
+            outbox = Outbox(redis, prefix=settings.redis_prefix)  # the watchdog delivers
+            store = PlanStore(redis, prefix=settings.redis_prefix, outbox=outbox)
             yield PlanActions(store=store, control=control), store
     finally:
         await redis.aclose()
-
-
-def _outbox(settings: Settings, redis: Redis, http: httpx.AsyncClient) -> Outbox:
-    """A person's action is published to the receivers known from the settings (the generic
-    webhook); the watchdog process delivers it. (Slack is the watchdog's ``--alert-url``.)"""
-    url, secret = settings.notify_webhook_url, settings.notify_webhook_secret
-    senders: list[Sender] = []
-    if url is not None and secret is not None:
-        senders.append(WebhookSender(http=http, url=url, secret=secret))
-    return Outbox(redis, prefix=settings.redis_prefix, senders=senders)
 
 
 def _raw_plan(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from service.health.monitor import monitor_for
 from service.migration.control import MigrationControl
 from service.migration.override_sync import sync_overrides
 from service.notify.outbox import Outbox
-from service.notify.senders import Sender, SlackSender, WebhookSender
+from service.notify.senders import configured_senders
 from service.plan.controller import PlanController
 from service.plan.evidence import StreamFold
 from service.plan.store import PlanStore
@@ -43,23 +43,7 @@ async def _watchdog(args: argparse.Namespace) -> int:
         control = MigrationControl(
             admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix
         )
-        senders: list[Sender] = []
-        if args.alert_url:
-            senders.append(
-                SlackSender(
-                    http=runtime.http,
-                    url=args.alert_url,
-                    dashboard_url=f"{settings.service_url}/migration/dashboard",
-                )
-            )
-        if settings.notify_webhook_url and settings.notify_webhook_secret:
-            senders.append(
-                WebhookSender(
-                    http=runtime.http,
-                    url=settings.notify_webhook_url,
-                    secret=settings.notify_webhook_secret,
-                )
-            )
+        senders = configured_senders(settings, runtime.http, slack_url=args.alert_url)
         outbox = Outbox(runtime.redis, prefix=runtime.prefix, senders=senders)
         plan = PlanController(
             store=PlanStore(runtime.redis, prefix=runtime.prefix, outbox=outbox),
@@ -118,7 +102,8 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--alert-url",
-        help="Slack-compatible webhook URL: rollbacks and plan events, through the outbox",
+        help="Slack-compatible webhook URL (overrides SWITCHYARD_SLACK_WEBHOOK_URL): "
+        "rollbacks and plan events, through the outbox",
     )
     parser.add_argument("--name", help="this watchdog's name in the audit trail")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])

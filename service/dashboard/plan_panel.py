@@ -6,7 +6,8 @@ notifications' deliveries. :func:`perform_plan_action` runs start/approve/pause/
 :class:`~service.plan.actions.PlanActions`, the CLI's code (and start, with the plan's JSON or
 the defaults), as the logged-in person: approving
 needs the approver role and a person's own token (the shared admin token never approves), and
-the plan's starter cannot approve it (four eyes); each refusal is a 403.
+the plan's starter cannot approve it (four eyes); each refusal is a 403. Each action is
+published to the notification outbox under the person's name; the watchdog delivers it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from service.dashboard.credentials import Identity
 from service.json_input import load_json
 from service.migration.control import MigrationControl
 from service.notify.outbox import Outbox
-from service.notify.senders import Sender, WebhookSender
 from service.plan.actions import PlanActions
 from service.plan.errors import PlanConflict, PlanForbidden
 from service.plan.model import parse_plan
@@ -76,16 +76,6 @@ async def plan_card(runtime: Runtime) -> dict[str, Any] | None:
     }
 
 
-def _receivers(runtime: Runtime) -> list[Sender]:
-    """The receivers this service knows of (the generic webhook, from the settings): a person's
-    action is published to them, named by the token's owner; the watchdog process delivers.
-    (The Slack-compatible receiver is the watchdog's ``--alert-url``, unknown here.)"""
-    url, secret = runtime.settings.notify_webhook_url, runtime.settings.notify_webhook_secret
-    if url is None or secret is None:
-        return []
-    return [WebhookSender(http=runtime.http, url=url, secret=secret)]
-
-
 async def perform_plan_action(
     runtime: Runtime, action: str, form: dict[str, str], *, caller: Identity, source: str
 ) -> str:
@@ -99,7 +89,7 @@ async def perform_plan_action(
         raise PlanConflict("a reason is required")
     actor = Actor(caller.name, ActorKind.HUMAN, source)
     control = MigrationControl(admin=runtime.admin(), redis=runtime.redis, prefix=runtime.prefix)
-    outbox = Outbox(runtime.redis, prefix=runtime.prefix, senders=_receivers(runtime))
+    outbox = Outbox(runtime.redis, prefix=runtime.prefix)  # the watchdog delivers to each receiver
     store = PlanStore(runtime.redis, prefix=runtime.prefix, outbox=outbox)
     actions = PlanActions(store=store, control=control)
     if action == "start":  # ``plan``: the plan's JSON (flags as code); empty: the defaults

@@ -7,7 +7,8 @@ The webhook's body is the notification as JSON; ``X-Switchyard-Event`` is its id
 every retry: receivers deduplicate by it) and ``X-Switchyard-Signature-256`` is
 ``sha256=<hex HMAC-SHA256 of the body with the shared secret>``, verified like GitHub's
 ``X-Hub-Signature-256`` (:func:`verify`). Slack gets ``{"text": ...}`` with a link to the
-dashboard.
+dashboard. :func:`configured_senders` builds the receivers the settings name; the deliverer (the
+watchdog) is the one process that needs them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flags.secret import Secret
 
 if TYPE_CHECKING:
     from service.notify.outbox import Notification
+    from service.settings import Settings
 
 __all__ = [
     "EVENT_HEADER",
@@ -30,6 +32,7 @@ __all__ = [
     "Sender",
     "SlackSender",
     "WebhookSender",
+    "configured_senders",
     "sign",
     "verify",
 ]
@@ -94,3 +97,22 @@ class SlackSender:
         return await _post(
             self._http, self._url, body, {"Content-Type": "application/json"}, self._timeout
         )
+
+
+def configured_senders(
+    settings: Settings, http: httpx.AsyncClient, *, slack_url: str | None = None
+) -> list[Sender]:
+    """The receivers the settings configure: the generic webhook (URL and secret) and Slack
+    (``SWITCHYARD_SLACK_WEBHOOK_URL``, or ``slack_url``: the watchdog's ``--alert-url``)."""
+    senders: list[Sender] = []
+    if settings.notify_webhook_url and settings.notify_webhook_secret:
+        senders.append(
+            WebhookSender(
+                http=http, url=settings.notify_webhook_url, secret=settings.notify_webhook_secret
+            )
+        )
+    slack = slack_url or settings.slack_webhook_url
+    if slack:
+        dashboard = f"{settings.service_url}/migration/dashboard"
+        senders.append(SlackSender(http=http, url=slack, dashboard_url=dashboard))
+    return senders

@@ -1,5 +1,6 @@
 """``switchyard plan ...`` as real processes: bad plans refused naming the field (exit 2) and
-changing nothing, four eyes (exit 1), the whole life of a plan with ``--json``."""
+changing nothing, four eyes (exit 1), the whole life of a plan with ``--json``; a plan started
+and paused here reaches both receivers once, delivered by the watchdog process."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from service.migration.control import read_state
 from service.notify.outbox import Outbox
 from service.plan.store import PlanStore
 from service.plan.users import token_hash
-from tests.processes import run_cli, switchyard_env
+from tests.notify.receiver import SECRET, running_receiver
+from tests.pipeline.test_worker import eventually
+from tests.processes import process, run_cli, switchyard_env
 
 pytestmark = pytest.mark.integration
 
@@ -115,18 +118,33 @@ async def test_with_a_users_file_people_act_as_themselves_within_their_role(
     assert approved.json()["state"]["approvals"] == {"0": "bob"}
 
 
-async def test_a_persons_plan_actions_are_published_to_the_webhook(
-    env: dict[str, str], flags_reset: UnleashAdmin, redis_client: Redis, prefix: str
+async def test_plan_commands_notify_each_receiver_once_through_the_watchdog(
+    env: dict[str, str], flags_reset: UnleashAdmin, redis_client: Redis, prefix: str, tmp_path: Path
 ) -> None:
-    hook = {
-        "SWITCHYARD_NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/hook",  # the watchdog delivers
-        "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": "hook-secret",
-    }
-    started = await run_cli("plan", "start", "--reason", "go", env={**env, **hook})
-    assert started.code == 0, started.stderr
-    paused = await run_cli("plan", "pause", "--reason", "lunch", env={**env, **hook})
-    assert paused.code == 0, paused.stderr
-    rows = await Outbox(redis_client, prefix=prefix).recent()
-    published = sorted((row["event"]["kind"], row["event"]["actor"]) for row in rows)
-    assert published == [("plan_paused", "alice"), ("plan_started", "alice")]
-    assert {(row["receiver"], row["status"]) for row in rows} == {("webhook", "pending")}
+    go = ("--steps", "10,100", "--dwell", "3600", "--reason", "go")
+    assert (await run_cli("plan", "start", *go, env=env)).code == 0
+    assert (await run_cli("plan", "pause", "--reason", "lunch", env=env)).code == 0
+    outbox = Outbox(redis_client, prefix=prefix)
+    kinds = {"plan_started", "plan_paused"}
+    ours = [r for r in await outbox.recent() if r["event"]["kind"] in kinds]
+    assert [r["receiver"] for r in ours] == ["*", "*"]  # published, for whoever delivers
+    async with running_receiver() as (own, url):
+        receivers = {
+            "SWITCHYARD_NOTIFY_WEBHOOK_URL": f"{url}/hook",
+            "SWITCHYARD_NOTIFY_WEBHOOK_SECRET": SECRET.reveal(),
+            "SWITCHYARD_SLACK_WEBHOOK_URL": f"{url}/slack",
+        }
+        watchdog = ("watchdog", "--interval", "0.5", "--name", "wd-notify")
+        async with process(*watchdog, env={**env, **receivers}, log=tmp_path / "wd.log"):
+
+            async def delivered() -> bool:
+                rows = [r for r in await outbox.recent() if r["event"]["kind"] in kinds]
+                return len(rows) == 4 and all(r["status"] == "delivered" for r in rows)
+
+            await eventually(delivered, what="both events at both receivers", within=60)
+    mine = {i: e for i, e in own.events.items() if e["kind"] in kinds}
+    assert sorted(e["kind"] for e in mine.values()) == sorted(kinds)
+    assert all(own.accepted[i] == 1 and e["actor"] == "alice" for i, e in mine.items())
+    assert own.bad_signatures == 0
+    slack = [text for text in own.slack if "(by alice)" in text]
+    assert len(slack) == 2 and any("paused" in text and "lunch" in text for text in slack)

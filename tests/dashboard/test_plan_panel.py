@@ -24,6 +24,7 @@ from flags.transitions import Actor, ActorKind
 from service.devtools.child_processes import free_port
 from service.migration.control import MigrationControl
 from service.notify.outbox import Outbox
+from service.notify.senders import configured_senders
 from service.plan.actions import PlanActions
 from service.plan.controller import PlanController
 from service.plan.decision import Action, Status
@@ -34,6 +35,7 @@ from service.plan.users import token_hash
 from service.settings import Settings
 from tests.auth import admin_bearer
 from tests.conftest import RunningService, record_completion, serve_app
+from tests.notify.receiver import SECRET, running_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -194,9 +196,24 @@ async def test_four_eyes_on_the_dashboard_then_the_step_advances(
     assert record.started_by == "bob" and record.state.approvals == {0: "carol"}
     changes = [(e.change, e.actor) for e in await control.audit.recent(20)]
     assert ("plan_started", "bob") in changes and ("plan_approved", "carol") in changes
-    published = [
+    outbox = Outbox(redis_client, prefix=prefix)
+    people = {"plan_started": "bob", "plan_approved": "carol"}
+    published = {
         (row["event"]["kind"], row["event"]["actor"], row["receiver"])
-        for row in await Outbox(redis_client, prefix=prefix).recent()
-    ]  # the people's own actions, named by their tokens, for the watchdog to deliver
-    assert ("plan_started", "bob", "webhook") in published
-    assert ("plan_approved", "carol", "webhook") in published
+        for row in await outbox.recent()
+    }  # the people's own actions, named by their tokens, for the watchdog to deliver
+    assert {(kind, who, "*") for kind, who in people.items()} <= published
+    receivers = dataclasses.replace(  # the watchdog's settings: both receivers
+        service.settings, notify_webhook_secret=SECRET, slack_webhook_url=None
+    )
+    async with running_receiver() as (own, url), httpx.AsyncClient() as http:
+        receivers = dataclasses.replace(receivers, notify_webhook_url=f"{url}/hook")
+        senders = configured_senders(receivers, http, slack_url=f"{url}/slack")  # --alert-url
+        deliverer = Outbox(redis_client, prefix=prefix, senders=senders)
+        while await deliverer.deliver_due():  # what the watchdog's outbox task runs
+            pass
+    arrived = {(e["kind"], e["actor"]) for i, e in own.events.items() if own.accepted[i] == 1}
+    assert set(people.items()) <= arrived and own.bad_signatures == 0
+    for kind, who in people.items():
+        verb = kind.removeprefix("plan_")
+        assert sum(f" {verb}, " in t and f"(by {who})" in t for t in own.slack) == 1, own.slack

@@ -5,85 +5,25 @@ that is down costs one short failed attempt, never an exception."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from flags.secret import Secret
 from service.devtools.child_processes import free_port
+from service.keys import Keys
 from service.notify.outbox import Notification, Outbox
-from service.notify.senders import (
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    Sender,
-    SlackSender,
-    WebhookSender,
-    sign,
-    verify,
-)
-
-SECRET = Secret("s3cret")
-
-
-class Receiver:
-    """Verifies the signature, answers 500 to the first ``fail`` posts, counts accepted ids."""
-
-    def __init__(self) -> None:
-        self.fail = 0
-        self.posts = 0
-        self.bad_signatures = 0
-        self.accepted: Counter[str] = Counter()
-        self.slack: list[str] = []
-
-    async def webhook(self, request: Request) -> Response:
-        body = await request.body()
-        self.posts += 1
-        if not verify(SECRET, body, request.headers.get(SIGNATURE_HEADER)):
-            self.bad_signatures += 1
-            return Response(status_code=401)
-        if self.fail > 0:
-            self.fail -= 1
-            return Response(status_code=500)
-        event = json.loads(body)
-        assert request.headers[EVENT_HEADER] == event["id"]
-        self.accepted[event["id"]] += 1  # a real receiver would drop repeats; we count them
-        return Response(status_code=204)
-
-    async def slack_hook(self, request: Request) -> Response:
-        self.slack.append(json.loads(await request.body())["text"])
-        return Response(status_code=200)
+from service.notify.senders import Sender, SlackSender, WebhookSender, sign, verify
+from tests.notify.receiver import SECRET, Receiver, running_receiver
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    own = Receiver()
-    app = Starlette(
-        routes=[
-            Route("/hook", own.webhook, methods=["POST"]),
-            Route("/slack", own.slack_hook, methods=["POST"]),
-        ]
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):  # started within 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield own, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with running_receiver() as running:
+        yield running
 
 
 class Clock:
@@ -131,6 +71,27 @@ async def test_each_event_reaches_each_receiver_once_under_retries_and_repeats(
     assert states["webhook"]["status"] == "delivered" and states["webhook"]["attempts"] == 3
     assert states["slack"]["attempts"] == 1
     assert states["webhook"]["event"]["kind"] == "plan_advanced"
+
+
+@pytest.mark.integration
+async def test_a_publisher_without_senders_is_delivered_by_the_deliverer_to_each_of_its_own(
+    receiver: tuple[Receiver, str], redis_client: Redis, prefix: str, http: httpx.AsyncClient
+) -> None:
+    own, url = receiver
+    clock = Clock()
+    publisher = Outbox(redis_client, prefix=prefix, clock=clock)  # the CLI, the dashboard
+    event = _event("plan_paused")
+    assert await publisher.publish(event) is True
+    assert await publisher.publish(event) is False
+    assert [(r["receiver"], r["status"]) for r in await publisher.recent()] == [("*", "pending")]
+    assert await publisher.deliver_due() == 0  # no sender here: nothing is taken from the queue
+    assert await redis_client.zcard(Keys(prefix).notify_due) == 1
+    deliverer = _outbox(redis_client, prefix, http, url, clock)  # the watchdog
+    first, second = await asyncio.gather(deliverer.deliver_due(), deliverer.deliver_due())
+    assert first + second == 2
+    assert own.accepted == Counter({event.id: 1}) and len(own.slack) == 1
+    rows = {r["receiver"]: r["status"] for r in await publisher.recent()}
+    assert rows == {"webhook": "delivered", "slack": "delivered"}
 
 
 @pytest.mark.integration
