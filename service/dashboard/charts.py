@@ -80,12 +80,12 @@ def line_chart(
     top = y_max if y_max is not None else nice_ceiling(max(present, default=0.0))
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
 
-    def x(index: int) -> float:
-        return _LEFT + (index + 0.5) * plot_w / max(count, 1)
-
     def y(value: float) -> float:
         return _TOP + plot_h * (1 - min(max(value / top, 0.0), 1.0))
 
+    # Each bucket's x, each label's escaped text: computed once, used by every series.
+    xs = [_fmt(_LEFT + (index + 0.5) * plot_w / max(count, 1)) for index in range(count)]
+    safe_labels = [escape(label) for label in labels]
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
@@ -103,12 +103,12 @@ def line_chart(
             f'text-anchor="end">{escape(y_format(tick))}</text>'
         )
     every = max(1, math.ceil(count / _X_LABELS))
-    for index, label in enumerate(labels):
-        if index % every == 0:
-            parts.append(
-                f'<text class="axis-label" x="{_fmt(x(index))}" y="{_fmt(height - 6)}" '
-                f'text-anchor="middle">{escape(label)}</text>'
-            )
+    label_y = _fmt(height - 6)
+    for index in range(0, count, every):
+        parts.append(
+            f'<text class="axis-label" x="{xs[index]}" y="{label_y}" '
+            f'text-anchor="middle">{safe_labels[index]}</text>'
+        )
     legend_x = _LEFT
     for line in series:
         css = f"series series-{escape(line.css_class)}"
@@ -124,19 +124,22 @@ def line_chart(
             'text-anchor="middle">no data in this window</text>'
         )
     for line in series:
-        css = f"series series-{escape(line.css_class)}"
+        css_class, name = escape(line.css_class), escape(line.name)
+        ys = [None if value is None else _fmt(y(value)) for value in line.values]
         for run in _runs(line.values):
             if len(run) > 1:
-                points = " ".join(f"{_fmt(x(i))},{_fmt(y(line.values[i] or 0.0))}" for i in run)
-                parts.append(f'<polyline class="{css}" fill="none" points="{points}"/>')
+                points = " ".join(f"{xs[i]},{ys[i]}" for i in run)
+                parts.append(
+                    f'<polyline class="series series-{css_class}" fill="none" points="{points}"/>'
+                )
         for index, value in enumerate(line.values):
             if value is None:
                 continue
             note = line.notes[index] if index < len(line.notes) else y_format(value)
             parts.append(
-                f'<circle class="point point-{escape(line.css_class)}" cx="{_fmt(x(index))}" '
-                f'cy="{_fmt(y(value))}" r="2.5"><title>{escape(line.name)} '
-                f"{escape(labels[index])}: {escape(note)}</title></circle>"
+                f'<circle class="point point-{css_class}" cx="{xs[index]}" '
+                f'cy="{ys[index]}" r="2.5"><title>{name} '
+                f"{safe_labels[index]}: {escape(note)}</title></circle>"
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

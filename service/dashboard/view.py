@@ -132,7 +132,7 @@ def _labels(trends: Trends) -> list[str]:
 
 
 def _charts(trends: Trends) -> dict[str, Markup]:
-    labels = _labels(trends)
+    labels, empty = _labels(trends), trends.empty  # ``empty`` scans every bucket: once
     rates = [
         Series(
             system.value,
@@ -146,7 +146,7 @@ def _charts(trends: Trends) -> dict[str, Markup]:
         Series(
             system.value,
             system.value,
-            [None if trends.empty else float(b.trials) for b in trends.series[system]],
+            [None if empty else float(b.trials) for b in trends.series[system]],
             [f"{bucket.trials} completions" for bucket in trends.series[system]],
         )
         for system in _SYSTEMS
