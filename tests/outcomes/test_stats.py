@@ -193,3 +193,22 @@ def test_spending_threshold_never_falls_and_grows_k_nats_per_factor_e(
     assert h(n) <= h(n * factor) and h(n) >= 7.25
     if n >= after:  # past n0, multiplying n by m adds exactly k log m
         assert h(n * factor) - h(n) == pytest.approx(power * math.log(factor), abs=1e-9)
+
+
+def test_mixture_radius_after_one_observation_is_the_documented_boundary() -> None:
+    # the docstring's boundary at n = 1, rho = 1, alpha = 0.05, over n:
+    # sqrt((1/4 + 1) * log((1/4 + 1) / 0.05^2)) / 1 = sqrt(1.25 log 500)
+    assert stats.mixture_radius(1, 0.05, rho=1.0) == pytest.approx(2.787160, abs=1e-6)
+
+
+def test_a_rate_adds_one_trial_at_a_time() -> None:
+    assert stats.Rate(2, 3).add(True) == stats.Rate(3, 4)
+    assert stats.Rate(2, 3).add(False) == stats.Rate(2, 4)
+    assert stats.Rate().add(True).add(False) == stats.Rate(1, 2)
+
+
+def test_a_rate_shows_its_estimate_count_and_wilson_interval() -> None:
+    assert stats.Rate().as_dict() == {"estimate": None, "n": 0, "successes": 0, "ci95": [0.0, 1.0]}
+    shown = stats.Rate(5, 10).as_dict()
+    assert (shown["estimate"], shown["n"], shown["successes"]) == (0.5, 10, 5)
+    assert shown["ci95"] == [pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4)]

@@ -559,3 +559,13 @@ def test_a_spend_power_of_zero_keeps_a_fixed_threshold() -> None:
     drift = Drift(7.25, 10**6, Rate(3, 10), reference=0.8)
     assert decide(_evidence(HEALTHY, drift=drift), fixed).rule is Rule.DRIFT
     assert not decide(_evidence(HEALTHY, drift=drift), POLICY).rollback
+
+
+def test_the_drift_reason_names_the_reference_the_statistic_and_the_suspect_stretch() -> None:
+    drift = Drift(7.5, 40, Rate(3, 10), reference=0.8)
+    verdict = decide(_evidence(HEALTHY, drift=drift), POLICY)
+    # 3/10: the textbook 95 % Wilson interval [0.108, 0.603]
+    assert verdict.reasons == (
+        "python success rate fell below typescript's reference 0.80: "
+        "CUSUM 7.50 >= 7.25, estimate 0.300 in [0.108, 0.603], n=10",
+    )
