@@ -212,3 +212,8 @@ def test_a_rate_shows_its_estimate_count_and_wilson_interval() -> None:
     shown = stats.Rate(5, 10).as_dict()
     assert (shown["estimate"], shown["n"], shown["successes"]) == (0.5, 10, 5)
     assert shown["ci95"] == [pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4)]
+
+
+@pytest.mark.parametrize("power", [0.0, 1.5, 1e308, math.inf])
+def test_spending_threshold_at_exactly_n0_is_the_base_whatever_the_power(power: float) -> None:
+    assert stats.spending_threshold(500, base=7.25, after=500, power=power) == 7.25
