@@ -182,3 +182,24 @@ def test_histogram_of_one_system_and_role() -> None:
     }
     assert histogram_of(counts, System.PYTHON, "acting") == {8: 2, -3: 1}
     assert histogram_of(counts, System.TYPESCRIPT, "shadow") == {}
+
+
+def test_every_bin_bound_lands_in_its_own_bin_despite_log2_rounding() -> None:
+    # 8 log2(2^(k/8)) rounds above k for some k (-4, 1, 4): the bound still belongs to bin k
+    for k in range(BIN_MIN + 1, BIN_MAX + 1):
+        assert bin_of(2.0 ** (k / 8)) == k
+
+
+def test_durations_below_62_5_ms_all_share_the_lowest_bin() -> None:
+    assert bin_of(0.03) == BIN_MIN
+    assert bin_of(0.001) == BIN_MIN
+
+
+def test_a_window_starting_now_holds_the_bucket_of_now() -> None:
+    now = 10 * D
+    assert window_keys("p", now, now) == [f"p:rm:d:{10 * D}"]
+
+
+def test_a_window_ending_exactly_now_reads_only_whole_buckets_before_now() -> None:
+    now = 10 * D + 120
+    assert window_keys("p", 10 * D, now, end=now) == [f"p:rm:m:{10 * D}", f"p:rm:m:{10 * D + 60}"]

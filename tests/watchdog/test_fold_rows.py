@@ -85,6 +85,15 @@ def test_quality_rows_count_builds_and_prs_of_their_system_and_nothing_else() ->
     assert fold.typescript == SystemFold(pr=Rate(1, 1))
 
 
+def test_an_unreadable_row_is_skipped_and_the_rows_after_it_still_count() -> None:
+    completions = [("1-0", None), ("2-0", done(System.PYTHON))]
+    found = [("1-0", None), ("2-0", quality(System.PYTHON, PR_CLOSED))]
+    fold = fold_rows(empty(), completions, found, POLICY)
+    assert fold.python.success == Rate(1, 1)
+    assert fold.python.pr == Rate(1, 1)
+    assert fold.rows == 4
+
+
 def test_folding_in_two_steps_equals_folding_at_once() -> None:
     first = [("1-0", done(System.TYPESCRIPT)), ("2-0", done(System.PYTHON, seconds=3.0))]
     second = [("3-0", done(System.PYTHON, success=False, seconds=3.0))]
@@ -119,7 +128,12 @@ def test_the_drift_reads_typescripts_tally_at_each_python_row_not_at_the_end() -
 
 def test_evidence_carries_the_tallies_the_median_and_python_health() -> None:
     rows = [(f"{i}-0", done(System.PYTHON, seconds=2.0)) for i in range(1, 4)]
-    fold = fold_rows(empty(), rows, [("1-0", quality(System.TYPESCRIPT, BUILD_KIND))], POLICY)
+    rows.append(("4-0", done(System.TYPESCRIPT, seconds=60.0)))
+    found = [
+        ("1-0", quality(System.TYPESCRIPT, BUILD_KIND)),
+        ("2-0", quality(System.PYTHON, PR_CLOSED)),
+    ]
+    fold = fold_rows(empty(), rows, found, POLICY)
     evidence = fold.evidence(python_health_failures=2)
     assert evidence.python.success == Rate(3, 3)
     assert evidence.python.health_failures == 2
@@ -129,7 +143,9 @@ def test_evidence_carries_the_tallies_the_median_and_python_health() -> None:
     assert evidence.typescript.health_failures == 0
     assert evidence.typescript.build == Rate(1, 1)
     assert evidence.typescript.pr == Rate()
-    assert evidence.typescript.durations.p50_seconds is None
+    assert evidence.python.pr == Rate(1, 1)
+    assert evidence.typescript.durations.above_ceiling == 1
+    assert evidence.typescript.durations.p50_seconds is not None
     assert evidence.drift is fold.drift
 
 
