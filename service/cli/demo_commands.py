@@ -35,7 +35,6 @@ from service.devtools.webhook_sender import WebhookSender as GitHubSender
 from service.keys import Keys
 from service.migration.control import MigrationControl
 from service.notify.outbox import Outbox
-from service.notify.senders import WebhookSender
 from service.plan.errors import PlanInvalid
 from service.plan.store import PlanStore
 from service.runtime import unleash_admin
@@ -166,12 +165,8 @@ async def _demo(args: argparse.Namespace) -> int:
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
         try:
             prefix = settings.redis_prefix
-            # the receivers the watchdog delivers to: the plan's own events are published here
-            outbox = Outbox(
-                redis,
-                prefix=prefix,
-                senders=[WebhookSender(http=http, url=receiver_url, secret=notify_secret)],
-            )
+            # publishes only: the watchdog process (notify_env above) delivers to the receiver
+            outbox = Outbox(redis, prefix=prefix)
             demo = Demo(
                 plan=plan,
                 traffic=Traffic(
